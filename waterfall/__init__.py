@@ -1,0 +1,1 @@
+"""Domain core of the waterfall rollout: store, routing, executor, metrics, gate."""

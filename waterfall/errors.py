@@ -1,0 +1,80 @@
+"""The project's exception tree.
+
+WaterfallError
+├── ConfigError                 a config file or waterfall definition is invalid
+│   └── ConfigValidationError   carries every ConfigProblem found at once
+├── NotFoundError               a named vendor, config or stage does not exist
+├── RolloutError                a rollout change is not allowed
+│   └── StepOrderError          a step started before the previous one completed
+└── StoreError                  the store could not be reached or migrated
+
+Vendor faults are not exceptions: adapters return a VendorResponse whose
+outcome names the fault, because the waterfall falls through on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class WaterfallError(Exception):
+    """Root of every error the project raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem in a waterfall config: where it is and how to fix it."""
+
+    config_name: str
+    field: str
+    value: object
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        where = f"config '{self.config_name}': {self.field}={self.value!r}"
+        return f"{where}: {self.message}. Fix: {self.fix}"
+
+
+class ConfigError(WaterfallError):
+    """A configuration file or value is invalid."""
+
+
+class ConfigValidationError(ConfigError):
+    """A waterfall config failed validation; `problems` lists every finding."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"{len(problems)} problem(s) in waterfall config:\n{lines}")
+
+
+class NotFoundError(WaterfallError):
+    """A named object does not exist in the store."""
+
+    def __init__(self, kind: str, name: str, hint: str) -> None:
+        self.kind = kind
+        self.name = name
+        super().__init__(f"{kind} '{name}' not found: {hint}")
+
+
+class RolloutError(WaterfallError):
+    """A rollout change is not allowed in the current state."""
+
+
+class StepOrderError(RolloutError):
+    """A rollout step started before the previous step completed."""
+
+    def __init__(self, step: int, previous: int, previous_status: str | None) -> None:
+        self.step = step
+        self.previous = previous
+        self.previous_status = previous_status
+        state = previous_status or "never run"
+        super().__init__(
+            f"step {step}% cannot start: the previous step {previous}% is {state}; "
+            f"complete it first or pass force=True to override"
+        )
+
+
+class StoreError(WaterfallError):
+    """The store could not be reached or is not migrated."""
