@@ -1,0 +1,1 @@
+"""Vendor adapters (httpx), their common protocol and the vendor simulator."""
