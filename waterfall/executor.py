@@ -1,0 +1,149 @@
+"""The waterfall executor: try vendors in position order until one hits."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from vendors.protocol import (
+    ContactProfile,
+    Outcome,
+    SearchQuery,
+    VendorAdapter,
+    VendorResponse,
+)
+from waterfall.clock import Clock
+from waterfall.records import CallRecord, ExecutionRecord
+from waterfall.routing import RouteDecision
+
+SECONDS_PER_DAY = 86_400.0
+
+# Vendors bill an answered request, hit or miss; failed requests (5xx,
+# timeouts, 402, 429) return no data and are not billed.
+_BILLED = frozenset({Outcome.HIT, Outcome.MISS})
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """The record of an execution and the profile it returned, if any."""
+
+    record: ExecutionRecord
+    profile: ContactProfile | None
+
+
+class WaterfallExecutor:
+    """Runs one waterfall config for one query."""
+
+    def __init__(
+        self,
+        adapters: Mapping[str, VendorAdapter],
+        clock: Clock,
+        should_skip: Callable[[str], bool] | None = None,
+    ) -> None:
+        self._adapters = adapters
+        self._clock = clock
+        self._should_skip = should_skip or (lambda _vendor: False)
+
+    async def execute(
+        self,
+        vendors: Sequence[str],
+        query: SearchQuery,
+        decision: RouteDecision,
+        config_name: str,
+        rollout_name: str,
+        search_id: str | None = None,
+        is_shadow: bool = False,
+    ) -> ExecutionResult:
+        """Call vendors in order; a miss or an error falls through to the next."""
+        started_at = self._clock.now()
+        record = ExecutionRecord(
+            id=str(uuid.uuid4()),
+            search_id=search_id or str(uuid.uuid4()),
+            subject_id=decision.subject_id,
+            config_name=config_name,
+            is_shadow=is_shadow,
+            rollout_name=rollout_name,
+            rollout_percentage=decision.percentage,
+            route_bucket=decision.bucket,
+            route_reason=decision.reason,
+            started_at=started_at,
+            criteria=query.sanitized(),
+        )
+        begin = time.perf_counter()
+        profile = await self._walk(vendors, query, record, started_at)
+        record.latency_ms = (time.perf_counter() - begin) * 1000.0
+        return ExecutionResult(record, profile)
+
+    async def _walk(
+        self,
+        vendors: Sequence[str],
+        query: SearchQuery,
+        record: ExecutionRecord,
+        started_at: datetime,
+    ) -> ContactProfile | None:
+        for position, vendor in enumerate(vendors, start=1):
+            if self._should_skip(vendor):
+                record.calls.append(_skipped_call(vendor, position, started_at))
+                continue
+            record.positions_tried.append(position)
+            response = await self._adapters[vendor].lookup(query)
+            self._add_call(record, position, response, started_at)
+            if response.outcome is Outcome.HIT and response.profiles:
+                return _mark_hit(record, position, response, started_at)
+        return None
+
+    def _add_call(
+        self,
+        record: ExecutionRecord,
+        position: int,
+        response: VendorResponse,
+        started_at: datetime,
+    ) -> None:
+        adapter = self._adapters[response.vendor]
+        cost = float(adapter.cost_per_call) if response.outcome in _BILLED else 0.0
+        record.cost += cost
+        record.calls.append(
+            CallRecord(
+                vendor=response.vendor,
+                position=position,
+                outcome=response.outcome.value,
+                status_code=response.status_code,
+                error_type=response.error_type,
+                latency_ms=response.latency_ms,
+                cost=cost,
+                started_at=started_at,
+            )
+        )
+        if response.outcome.is_error:
+            record.error_occurred = True
+            record.error_type = (
+                record.error_type or response.error_type or response.outcome.value
+            )
+
+
+def _skipped_call(vendor: str, position: int, started_at: datetime) -> CallRecord:
+    return CallRecord(
+        vendor, position, Outcome.SKIPPED.value, None, None, 0.0, 0.0, started_at
+    )
+
+
+def _mark_hit(
+    record: ExecutionRecord,
+    position: int,
+    response: VendorResponse,
+    started_at: datetime,
+) -> ContactProfile:
+    profile = response.profiles[0]
+    record.position_hit = position
+    record.vendor_hit = response.vendor
+    record.vendor_record_id = profile.vendor_record_id
+    record.last_verified_at = profile.last_verified_at
+    age = (started_at - profile.last_verified_at).total_seconds() / SECONDS_PER_DAY
+    record.staleness_days = max(age, 0.0)
+    record.has_email = profile.email is not None
+    record.has_phone = profile.phone is not None
+    record.result_count = response.result_count
+    return profile

@@ -1,0 +1,118 @@
+"""The search entry point: route, execute, log and record one search."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from vendors.protocol import ContactProfile, SearchQuery, VendorAdapter
+from waterfall.clock import Clock
+from waterfall.executor import ExecutionResult, WaterfallExecutor
+from waterfall.logging import get_logger
+from waterfall.recorder import ExecutionRecorder
+from waterfall.records import ExecutionRecord
+from waterfall.routing import RouteDecision, route
+from waterfall.store import Store
+from waterfall.store.models import RolloutState
+from waterfall.store.repository import load_waterfall
+
+log = get_logger("search")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a search returns to its caller. `profile` contains PII."""
+
+    search_id: str
+    decision: RouteDecision
+    record: ExecutionRecord
+    profile: ContactProfile | None
+
+
+class ConfigCache:
+    """Waterfall orders by config name, reread after `ttl_s` seconds.
+
+    Configs change rarely and only through validated saves, so a short cache
+    keeps the store off the hot path; the rollout percentage is not cached.
+    """
+
+    def __init__(self, store: Store, ttl_s: float = 5.0) -> None:
+        self._store = store
+        self._ttl_s = ttl_s
+        self._entries: dict[str, tuple[float, list[str]]] = {}
+
+    def vendors(self, config_name: str) -> list[str]:
+        """Return the vendor names of a config in position order."""
+        cached = self._entries.get(config_name)
+        if cached and time.monotonic() - cached[0] < self._ttl_s:
+            return cached[1]
+        with self._store.session() as session:
+            names = [vendor.name for vendor in load_waterfall(session, config_name)]
+        self._entries[config_name] = (time.monotonic(), names)
+        return names
+
+
+class SearchService:
+    """Routes each search by the stored rollout percentage and runs its waterfall."""
+
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, VendorAdapter],
+        recorder: ExecutionRecorder,
+        clock: Clock,
+        rollout_name: str,
+        executor: WaterfallExecutor | None = None,
+    ) -> None:
+        self._store = store
+        self._recorder = recorder
+        self._rollout_name = rollout_name
+        self._configs = ConfigCache(store)
+        self._percentage_query = select(RolloutState.percentage).where(
+            RolloutState.rollout_name == rollout_name
+        )
+        self._executor = executor or WaterfallExecutor(adapters, clock)
+
+    def decide(self, subject_id: str) -> RouteDecision:
+        """Route a subject at the percentage stored right now."""
+        return route(self._rollout_name, subject_id, self._read_percentage())
+
+    def _read_percentage(self) -> float:
+        # A single-column Core query: this runs on every search, and an ORM
+        # session costs several times more.
+        with self._store.engine.connect() as connection:
+            value = connection.execute(self._percentage_query).scalar()
+        return 0.0 if value is None else float(value)
+
+    async def search(self, subject_id: str, query: SearchQuery) -> SearchResult:
+        """Run one search on the subject's config, then log and record it."""
+        decision = self.decide(subject_id)
+        vendors = self._configs.vendors(decision.config_name)
+        result = await self._executor.execute(
+            vendors,
+            query,
+            decision,
+            decision.config_name,
+            self._rollout_name,
+            search_id=str(uuid.uuid4()),
+        )
+        self._emit(result)
+        return SearchResult(
+            result.record.search_id, decision, result.record, result.profile
+        )
+
+    def _emit(self, result: ExecutionResult) -> None:
+        record = result.record
+        fields: dict[str, Any] = record.log_fields()
+        if record.error_occurred and record.vendor_hit is None:
+            log.error("search.executed", **fields)
+        elif record.error_occurred:
+            log.warning("search.executed", **fields)
+        else:
+            log.info("search.executed", **fields)
+        self._recorder.submit(record)

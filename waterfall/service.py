@@ -1,0 +1,101 @@
+"""Assemble a working search stack (adapters, recorder, service) from a runtime."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from vendors.adapters import build_adapters
+from vendors.protocol import SearchQuery, VendorAdapter
+from waterfall.recorder import ExecutionRecorder
+from waterfall.runtime import Runtime
+from waterfall.search import SearchService
+from waterfall.store.models import Vendor
+
+
+@dataclass
+class SearchStack:
+    """Everything a search needs; close it to flush records and HTTP clients."""
+
+    adapters: dict[str, VendorAdapter]
+    recorder: ExecutionRecorder
+    service: SearchService
+
+    async def aclose(self) -> None:
+        """Write every queued record and close the vendor clients."""
+        self.recorder.close()
+        for adapter in self.adapters.values():
+            await adapter.aclose()
+
+
+def build_stack(
+    runtime: Runtime,
+    base_url_override: str | None = None,
+    spill_path: Path | None = None,
+) -> SearchStack:
+    """Build adapters for every stored vendor and a service routing between configs."""
+    timeout_s = runtime.settings.vendor_timeout_s
+    with runtime.store.session() as session:
+        vendors = [
+            {
+                "name": v.name,
+                "base_url": v.base_url,
+                "wire": v.wire,
+                "cost_per_call": float(v.cost_per_call),
+                "timeout_s": timeout_s or v.timeout_s,
+            }
+            for v in session.scalars(select(Vendor))
+        ]
+    override = base_url_override or runtime.settings.vendor_base_url
+    adapters: dict[str, VendorAdapter] = dict(build_adapters(vendors, override))
+    recorder = ExecutionRecorder(
+        runtime.store, runtime.settings.recorder_batch_size, spill_path=spill_path
+    )
+    service = SearchService(
+        runtime.store, adapters, recorder, runtime.clock, runtime.plan.rollout_name
+    )
+    return SearchStack(adapters, recorder, service)
+
+
+def candidate_ref(first_name: str, last_name: str, company: str) -> str:
+    """Derive a stable, non-reversible candidate id from the search criteria."""
+    parts = (first_name, last_name, company)
+    key = "|".join(part.strip().lower() for part in parts)
+    return "cand-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+async def run_single_search(
+    runtime: Runtime,
+    subject: str,
+    first_name: str,
+    last_name: str,
+    company: str,
+    title: str,
+    country: str,
+) -> dict[str, Any]:
+    """Run one search and return the record and the contact found, as JSON data."""
+    stack = build_stack(runtime)
+    query = SearchQuery(
+        candidate_ref(first_name, last_name, company),
+        first_name,
+        last_name,
+        company,
+        title,
+        country,
+    )
+    try:
+        result = await stack.service.search(subject, query)
+    finally:
+        await stack.aclose()
+    output = result.record.log_fields()
+    if result.profile is not None:
+        output["contact"] = {
+            "email": result.profile.email,
+            "phone": result.profile.phone,
+            "last_verified_at": result.profile.last_verified_at.isoformat(),
+        }
+    return output
