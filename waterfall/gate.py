@@ -10,12 +10,18 @@ expectation's meta names its gate metric, which maps results back to checks.
 Verdict rules, in order:
 
 * inconclusive: an arm that is compared has fewer than
-  plan.min_searches_per_arm searches or fewer than
-  plan.min_feedback_searches_per_arm feedback-complete searches. Thin data
-  never passes and never fails, and the checks are still reported.
-* fail: a gating check did not pass. Checks with gating false in the plan
-  are reported but do not decide the verdict.
-* inconclusive: a gating check that applies could not be measured (NaN).
+  plan.min_searches_per_arm searches. Thin data never passes and never
+  fails, and the checks are still reported.
+* An arm with fewer than plan.min_feedback_searches_per_arm
+  feedback-complete searches silences the feedback checks (accuracy,
+  first-hit issue rate): other checks may still fail the gate, and if none
+  does the verdict is inconclusive.
+* fail: a gating check did not pass. For a check on a confidence interval
+  that means the whole interval is past the threshold; an interval that
+  straddles it leaves the check undecided. Checks with gating false in the
+  plan are reported but do not decide the verdict.
+* inconclusive: a gating check that applies could not be measured (NaN) or
+  is undecided.
 * pass: otherwise.
 
 At a target of 100 % the control arm is empty by design. The arm-comparison
@@ -403,6 +409,13 @@ def _checks(
         # The suite skips missing values, so a NaN would count as a success.
         measured = measurement.applicable and not math.isnan(measurement.compared)
         interval = measurement.interval
+        threshold = parameters[bound["$PARAMETER"]]
+        passed = successes[name] if measured else None
+        detail = measurement.detail
+        if passed is False and interval is not None:
+            passed, detail = _undecided(
+                interval, threshold, "max_value" in bounds, detail
+            )
         checks.append(
             GateCheck(
                 name=name,
@@ -411,14 +424,35 @@ def _checks(
                 ci_low=interval.low if interval else None,
                 ci_high=interval.high if interval else None,
                 compared_value=measurement.compared,
-                threshold=parameters[bound["$PARAMETER"]],
-                passed=successes[name] if measured else None,
+                threshold=threshold,
+                passed=passed,
                 gating=plan.is_gating(name),
                 applicable=measurement.applicable,
-                detail=measurement.detail,
+                detail=detail,
             )
         )
     return checks
+
+
+def _undecided(
+    interval: Interval, threshold: float, is_maximum: bool, detail: str
+) -> tuple[bool | None, str]:
+    """Fail a CI check only when the whole interval is past the threshold.
+
+    The suite tests the bound that must clear the threshold for a pass. When
+    that bound misses but the other bound is still on the good side, the
+    interval straddles the threshold: the data cannot tell yet, so the check
+    is undecided (None) and the gate inconclusive, not failed.
+    """
+    other = interval.low if is_maximum else interval.high
+    clearly_worse = other > threshold if is_maximum else other < threshold
+    if clearly_worse:
+        return False, detail
+    note = (
+        f"interval [{interval.low:.4g}, {interval.high:.4g}] spans the threshold "
+        f"{threshold:g}: more data needed"
+    )
+    return None, f"{detail}; {note}" if detail else note
 
 
 def _sample_sizes(treatment: _Arm, control: _Arm | None) -> dict[str, int]:
@@ -430,40 +464,55 @@ def _sample_sizes(treatment: _Arm, control: _Arm | None) -> dict[str, int]:
     }
 
 
-def _thin_arms(plan: RolloutPlan, treatment: _Arm, control: _Arm | None) -> list[str]:
+FEEDBACK_CHECKS = frozenset({"accuracy", "first_hit_issue_rate"})
+
+
+def _thin_arms(
+    plan: RolloutPlan, treatment: _Arm, control: _Arm | None
+) -> tuple[list[str], list[str]]:
+    """Return the arms short of searches, and those short of feedback."""
     arms = [("treatment", treatment)]
     if control is not None:
         arms.append(("control", control))
-    problems = []
+    searches, feedback = [], []
     for label, arm in arms:
         if arm.searches < plan.min_searches_per_arm:
-            problems.append(
+            searches.append(
                 f"{label} has {arm.searches} searches "
                 f"(minimum {plan.min_searches_per_arm})"
             )
         if arm.feedback_searches < plan.min_feedback_searches_per_arm:
-            problems.append(
+            feedback.append(
                 f"{label} has {arm.feedback_searches} feedback-complete searches "
                 f"(minimum {plan.min_feedback_searches_per_arm})"
             )
-    return problems
+    return searches, feedback
 
 
 def _verdict(
     plan: RolloutPlan, checks: list[GateCheck], treatment: _Arm, control: _Arm | None
 ) -> tuple[str, str]:
-    failed = [c.name for c in checks if c.gating and c.passed is False]
-    thin = _thin_arms(plan, treatment, control)
-    if thin:
-        reason = "too little data: " + "; ".join(thin)
+    thin_searches, thin_feedback = _thin_arms(plan, treatment, control)
+    # Feedback arrives days after a search, so thin feedback silences only the
+    # checks built on it; an error rate or a split can fail without it.
+    silenced = FEEDBACK_CHECKS if thin_feedback else frozenset()
+    failed = [
+        c.name
+        for c in checks
+        if c.gating and c.passed is False and c.name not in silenced
+    ]
+    if thin_searches:
+        reason = "too little data: " + "; ".join(thin_searches + thin_feedback)
         if failed:
             reason += f" (failing so far: {', '.join(failed)})"
         return "inconclusive", reason
     if failed:
         return "fail", "failed gating checks: " + ", ".join(failed)
-    unmeasured = [
+    if thin_feedback:
+        return "inconclusive", "too little feedback: " + "; ".join(thin_feedback)
+    undecided = [
         c.name for c in checks if c.gating and c.applicable and c.passed is None
     ]
-    if unmeasured:
-        return "inconclusive", "could not measure: " + ", ".join(unmeasured)
+    if undecided:
+        return "inconclusive", "not measured or undecided: " + ", ".join(undecided)
     return "pass", "every gating check passed"

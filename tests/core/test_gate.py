@@ -139,11 +139,17 @@ class TestFailingChecks:
         assert result.check("cost_per_search").passed is False
 
 
+# Every fifth treatment profile is past the staleness limit: 20 % issues against
+# the control's 10 %, a difference whose whole interval is above 0 at 400
+# searches per arm, while the mean staleness stays below the control's.
+WIDE_CONTROL = replace(CONTROL, searches=400)
+STALE_TAIL = replace(TREATMENT, searches=400, staleness_days=1.0, very_stale_every=5)
+
+
 class TestObserveOnly:
     def test_failing_observe_only_check_passes(self, store: Store) -> None:
         # More profiles past the staleness limit, yet a lower mean staleness.
-        treatment = replace(TREATMENT, staleness_days=20.0, very_stale_every=10)
-        result = evaluate(store, treatment=treatment)
+        result = evaluate(store, control=WIDE_CONTROL, treatment=STALE_TAIL)
         check = result.check("first_hit_issue_rate")
         assert check.passed is False
         assert check.gating is False
@@ -154,9 +160,40 @@ class TestObserveOnly:
         gates["first_hit_issue_rate"] = gates["first_hit_issue_rate"].model_copy(
             update={"gating": True}
         )
+        result = evaluate(
+            store, control=WIDE_CONTROL, treatment=STALE_TAIL, gates=gates
+        )
+        assert result.verdict == "fail"
+
+
+class TestThinFeedback:
+    def test_thin_feedback_alone_is_inconclusive(self, store: Store) -> None:
+        result = evaluate(store, min_feedback_searches_per_arm=10**6)
+        assert result.verdict == "inconclusive"
+        assert "too little feedback" in result.reason
+
+    def test_error_rate_fails_without_feedback(self, store: Store) -> None:
+        treatment = replace(TREATMENT, timeout_every=2)
+        result = evaluate(
+            store, treatment=treatment, min_feedback_searches_per_arm=10**6
+        )
+        assert result.verdict == "fail"
+        assert "vendor_error_rate" in result.reason
+
+
+class TestUndecidedInterval:
+    def test_straddling_interval_is_inconclusive(self, store: Store) -> None:
+        # Equal issue rates: the interval of the difference spans 0.
+        gates = dict(rollout_plan().gates)
+        gates["first_hit_issue_rate"] = gates["first_hit_issue_rate"].model_copy(
+            update={"gating": True}
+        )
         treatment = replace(TREATMENT, staleness_days=20.0, very_stale_every=10)
         result = evaluate(store, treatment=treatment, gates=gates)
-        assert result.verdict == "fail"
+        check = result.check("first_hit_issue_rate")
+        assert check.passed is None
+        assert "spans the threshold" in check.detail
+        assert result.verdict == "inconclusive"
 
 
 class TestThinData:
