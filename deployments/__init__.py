@@ -1,0 +1,1 @@
+"""Deployment definitions of the flows, for `prefect serve` and for work pools."""

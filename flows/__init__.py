@@ -1,0 +1,1 @@
+"""Prefect flows: the rollout steps, rollback and the end-to-end demo."""

@@ -1,0 +1,152 @@
+"""The rollout: one flow run per percentage step, and a parent that chains them.
+
+A step never holds a worker for its monitoring window. Its first run opens
+the stage and sets the percentage, then ends in "monitoring". A later run
+(from the schedule in deployments/, or the demo after simulated days) finds
+the window elapsed, judges it, and either rolls back, extends the window, or
+pauses for a human decision.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from prefect import flow
+from prefect.context import get_run_context
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+
+from tasks.rollout import (
+    begin_step,
+    evaluate_stage,
+    extend_window,
+    read_stage_statuses,
+    record_decision,
+    roll_back,
+    stage_dict,
+)
+from waterfall.report import approval_description
+from waterfall.rollout import StageView
+from waterfall.runtime import get_runtime
+
+AUTOMATIC = "rollout gate (automatic)"
+
+
+class ApprovalInput(RunInput):
+    """The decision a person gives on a step whose gate passed."""
+
+    decision: Literal["approve", "reject"]
+    approver: str
+    comment: str = ""
+
+
+@flow(name="rollout-step")
+def rollout_step(
+    step: float, force: bool = False, actor: str = "prefect"
+) -> dict[str, Any]:
+    """Run one rollout step: start it, or judge its finished window and decide."""
+    stage = begin_step(step, force, actor, _flow_run_id())
+    now = get_runtime().clock.now()
+    if stage.status == "monitoring" and now < stage.window_end:
+        return _outcome(
+            stage, "monitoring", f"window ends {stage.window_end.isoformat()}"
+        )
+    if stage.status == "monitoring":
+        evaluation = evaluate_stage(stage)
+        return _act_on_verdict(stage, evaluation)
+    return _ask_for_approval(
+        stage, {"verdict": stage.gate_verdict or "pass", "gate": {}}
+    )
+
+
+def _act_on_verdict(stage: StageView, evaluation: dict[str, Any]) -> dict[str, Any]:
+    plan = get_runtime().plan
+    verdict = evaluation["verdict"]
+    if verdict == "fail":
+        gate_reason = evaluation["gate"].get("reason", "")
+        reason = f"gate failed at {stage.percentage:g}%: {gate_reason}"
+        roll_back(AUTOMATIC, reason)
+        stage = record_decision(stage, "gate_failed", "rolled_back", AUTOMATIC, reason)
+        return _outcome(stage, "gate_failed", reason, evaluation)
+    if verdict == "inconclusive" and stage.extensions < plan.max_extensions:
+        stage = extend_window(stage)
+        detail = (
+            f"inconclusive, window extended: {evaluation['gate'].get('reason', '')}"
+        )
+        return _outcome(stage, "monitoring", detail, evaluation)
+    return _ask_for_approval(stage, evaluation)
+
+
+def _ask_for_approval(stage: StageView, evaluation: dict[str, Any]) -> dict[str, Any]:
+    settings = get_runtime().settings
+    form = ApprovalInput.with_initial_data(
+        description=approval_description(stage, evaluation), comment=""
+    )
+    try:
+        answer = pause_flow_run(
+            wait_for_input=form,
+            timeout=settings.approval_timeout_s,
+            poll_interval=settings.approval_poll_interval_s,
+        )
+    except FlowPauseTimeout:
+        reason = f"no decision within {settings.approval_timeout_s} s: holding"
+        stage = record_decision(stage, "approval_timed_out", "none", "nobody", reason)
+        return _outcome(stage, "approval_timed_out", reason, evaluation)
+    if answer.decision == "approve":
+        stage = record_decision(
+            stage, "approved", "approve", answer.approver, answer.comment
+        )
+        return _outcome(stage, "approved", answer.comment, evaluation)
+    reason = f"rejected by {answer.approver}: {answer.comment}"
+    roll_back(answer.approver, reason)
+    stage = record_decision(
+        stage, "rejected", "reject", answer.approver, answer.comment
+    )
+    return _outcome(stage, "rejected", reason, evaluation)
+
+
+@flow(name="rollout")
+def rollout(force: bool = False, actor: str = "prefect") -> list[dict[str, Any]]:
+    """Run the plan's steps in order, stopping at the first that is not approved."""
+    outcomes = []
+    statuses = read_stage_statuses()
+    for step in get_runtime().plan.steps:
+        if statuses.get(step) == "approved":
+            continue
+        outcome = rollout_step(step, force=force, actor=actor)
+        outcomes.append(outcome)
+        if outcome["status"] != "approved":
+            break
+    return outcomes
+
+
+@flow(name="rollback")
+def rollback(reason: str, actor: str = "prefect") -> dict[str, Any]:
+    """Return every subject to the control config at once."""
+    closed = roll_back(actor, reason)
+    return {
+        "percentage": 0.0,
+        "stages_closed": closed,
+        "reason": reason,
+        "actor": actor,
+    }
+
+
+def _flow_run_id() -> str | None:
+    context = get_run_context()
+    flow_run = getattr(context, "flow_run", None)
+    return None if flow_run is None else str(flow_run.id)
+
+
+def _outcome(
+    stage: StageView, status: str, detail: str, evaluation: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "step": stage.percentage,
+        "status": status,
+        "detail": detail,
+        "stage": stage_dict(stage),
+        "verdict": None if evaluation is None else evaluation["verdict"],
+        "gate": None if evaluation is None else evaluation["gate"],
+    }

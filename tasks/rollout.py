@@ -1,0 +1,126 @@
+"""Tasks of a rollout step: open the stage, evaluate it, decide, roll back."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from waterfall import rollout as core
+from waterfall.gate import evaluate_gate
+from waterfall.metrics import load_window, metrics_json
+from waterfall.rollout import StageView
+from waterfall.runtime import get_runtime
+from waterfall.store import repository as repo
+
+# Every task here changes or reads live state, so none may be served from cache.
+
+
+@task(name="begin-step", cache_policy=NO_CACHE)
+def begin_step(
+    step: float, force: bool, actor: str, flow_run_id: str | None
+) -> StageView:
+    """Check the previous step, set the percentage and open the stage."""
+    runtime = get_runtime()
+    return core.begin_step(
+        runtime.store,
+        runtime.plan,
+        step,
+        runtime.clock.now(),
+        actor,
+        force,
+        flow_run_id,
+    )
+
+
+@task(name="evaluate-stage", cache_policy=NO_CACHE)
+def evaluate_stage(stage: StageView) -> dict[str, Any]:
+    """Measure the stage's window, run the gate and store both."""
+    runtime = get_runtime()
+    now = runtime.clock.now()
+    window = load_window(runtime.store, stage.window_start, stage.window_end, as_of=now)
+    baseline = _baseline_window(stage, now)
+    gate = evaluate_gate(window, runtime.plan, stage.percentage, baseline=baseline)
+    metrics = metrics_json(window, runtime.plan)
+    status = "awaiting_approval" if gate.verdict == "pass" else "monitoring"
+    core.record_evaluation(
+        runtime.store, stage.id, metrics, gate.to_dict(), gate.verdict, status, now
+    )
+    return {"verdict": gate.verdict, "gate": gate.to_dict(), "metrics": metrics}
+
+
+def _baseline_window(stage: StageView, now: datetime) -> Any:
+    # At 100 % nobody is on the control config, so the comparison uses the
+    # previous step's window as the control baseline.
+    runtime = get_runtime()
+    if stage.percentage < 100:
+        return None
+    previous = runtime.plan.previous_step(stage.percentage)
+    if previous is None:
+        return None
+    with runtime.store.session() as session:
+        earlier = repo.latest_stage(session, runtime.plan.rollout_name, previous)
+        if earlier is None:
+            return None
+        start, end = earlier.window_start, earlier.window_end
+    return load_window(runtime.store, start, end, as_of=now)
+
+
+@task(name="extend-window", cache_policy=NO_CACHE)
+def extend_window(stage: StageView) -> StageView:
+    """Add the plan's extension to an inconclusive stage's window."""
+    runtime = get_runtime()
+    return core.extend_window(
+        runtime.store, stage.id, runtime.plan.window_extension_days
+    )
+
+
+@task(name="record-decision", cache_policy=NO_CACHE)
+def record_decision(
+    stage: StageView, status: str, decision: str, approver: str, comment: str
+) -> StageView:
+    """Store a decision on a stage."""
+    runtime = get_runtime()
+    return core.record_decision(
+        runtime.store,
+        stage.id,
+        status,
+        decision,
+        approver,
+        comment,
+        runtime.clock.now(),
+    )
+
+
+@task(name="roll-back", cache_policy=NO_CACHE)
+def roll_back(actor: str, reason: str) -> int:
+    """Set the rollout to 0 % and close open stages."""
+    runtime = get_runtime()
+    return core.rollback(
+        runtime.store, runtime.plan.rollout_name, actor, reason, runtime.clock.now()
+    )
+
+
+@task(name="read-stages", cache_policy=NO_CACHE)
+def read_stage_statuses() -> dict[float, str]:
+    """Return the newest status of every step started since the last rollback."""
+    runtime = get_runtime()
+    statuses: dict[float, str] = {}
+    with runtime.store.session() as session:
+        since = repo.last_rollback_at(session, runtime.plan.rollout_name)
+        for step in runtime.plan.steps:
+            stage = repo.latest_stage(session, runtime.plan.rollout_name, step, since)
+            if stage is not None:
+                statuses[step] = stage.status
+    return statuses
+
+
+def stage_dict(stage: StageView) -> dict[str, Any]:
+    """Return a JSON-safe copy of a stage view."""
+    data = asdict(stage)
+    data["window_start"] = stage.window_start.isoformat()
+    data["window_end"] = stage.window_end.isoformat()
+    return data

@@ -1,0 +1,119 @@
+"""The rollout flows on Prefect for real: pause, resume with input, rollback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from flows.approver import DemoApprover
+from flows.rollout import rollback, rollout, rollout_step
+from tests.flows.conftest import RolloutEnv
+from waterfall.store import repository as repo
+
+pytestmark = pytest.mark.prefect
+
+
+@contextmanager
+def answering(decision: str) -> Iterator[DemoApprover]:
+    approver = DemoApprover(f"test {decision}", decision=decision, poll_interval_s=0.2)
+    approver.start()
+    try:
+        yield approver
+    finally:
+        approver.stop()
+
+
+def percentage(env: RolloutEnv) -> float:
+    with env.runtime.store.session() as session:
+        return repo.get_percentage(session, env.runtime.plan.rollout_name)
+
+
+def stage_status(env: RolloutEnv, step: float) -> str:
+    with env.runtime.store.session() as session:
+        return repo.latest_stage(session, env.runtime.plan.rollout_name, step).status
+
+
+class TestRolloutStep:
+    def test_first_run_sets_percentage_and_monitors(
+        self, rollout_env: RolloutEnv
+    ) -> None:
+        outcome = rollout_step(10.0)
+        assert outcome["status"] == "monitoring"
+        assert percentage(rollout_env) == 10
+
+    def test_approval_through_pause_and_resume(self, rollout_env: RolloutEnv) -> None:
+        rollout_step(10.0)
+        rollout_env.run_days(2)
+        rollout_env.wait_for_feedback()
+        with answering("approve") as approver:
+            outcome = rollout_step(10.0)
+        assert outcome["verdict"] == "pass", outcome["gate"]
+        assert outcome["status"] == "approved"
+        assert stage_status(rollout_env, 10) == "approved"
+        assert len(approver.approvals) == 1
+
+    def test_rejection_rolls_back(self, rollout_env: RolloutEnv) -> None:
+        rollout_step(10.0)
+        rollout_env.run_days(2)
+        rollout_env.wait_for_feedback()
+        with answering("reject"):
+            outcome = rollout_step(10.0)
+        assert outcome["status"] == "rejected"
+        assert percentage(rollout_env) == 0
+        assert stage_status(rollout_env, 10) == "rejected"
+
+    def test_failed_gate_rolls_back(self, rollout_env: RolloutEnv) -> None:
+        rollout_step(10.0)
+        rollout_env.simulator.set_fault("Cognism", "server_error", rate=0.5)
+        rollout_env.run_days(2)
+        outcome = rollout_step(10.0)
+        failed = [c["name"] for c in outcome["gate"]["checks"] if c["passed"] is False]
+        assert outcome["status"] == "gate_failed"
+        assert "vendor_error_rate" in failed
+        assert percentage(rollout_env) == 0
+
+    def test_thin_data_extends_window_instead_of_deciding(
+        self, rollout_env: RolloutEnv
+    ) -> None:
+        plan = rollout_env.runtime.plan
+        rollout_env.runtime.plan = plan.model_copy(
+            update={"min_searches_per_arm": 10**6}
+        )
+        rollout_step(10.0)
+        rollout_env.run_days(2)
+        outcome = rollout_step(10.0)
+        assert outcome["verdict"] == "inconclusive"
+        assert outcome["status"] == "monitoring"
+        assert outcome["stage"]["extensions"] == 1
+        assert percentage(rollout_env) == 10
+
+    def test_step_out_of_order_fails_without_force(
+        self, rollout_env: RolloutEnv
+    ) -> None:
+        state = rollout_step(25.0, return_state=True)
+        assert state.is_failed()
+        assert percentage(rollout_env) == 0
+
+
+class TestRolloutParent:
+    def test_parent_chains_steps_after_approval(self, rollout_env: RolloutEnv) -> None:
+        first = rollout()
+        rollout_env.run_days(2)
+        rollout_env.wait_for_feedback()
+        with answering("approve"):
+            second = rollout()
+        assert [o["status"] for o in first] == ["monitoring"]
+        assert [(o["step"], o["status"]) for o in second] == [
+            (10, "approved"),
+            (25, "monitoring"),
+        ]
+        assert percentage(rollout_env) == 25
+
+    def test_rollback_flow_returns_to_zero(self, rollout_env: RolloutEnv) -> None:
+        rollout()
+        result = rollback(reason="test rollback", actor="oncall")
+        assert result["stages_closed"] == 1
+        assert percentage(rollout_env) == 0
+        assert stage_status(rollout_env, 10) == "rolled_back"

@@ -1,0 +1,252 @@
+"""Rollout operations: set and roll back the percentage, and run step records.
+
+A step's stage record moves through these statuses:
+
+    monitoring -> awaiting_approval -> approved | rejected
+    monitoring -> gate_failed                        (rolled back)
+    monitoring -> monitoring                         (window extended once)
+    awaiting_approval -> approval_timed_out          (holds its percentage)
+    monitoring | awaiting_approval -> rolled_back    (a rollback cancelled it)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from waterfall.errors import RolloutError, StepOrderError
+from waterfall.logging import get_logger
+from waterfall.plan import RolloutPlan
+from waterfall.store import Store
+from waterfall.store import repository as repo
+from waterfall.store.models import RolloutStage
+
+log = get_logger("rollout")
+
+OPEN_STATUSES = ("monitoring", "awaiting_approval")
+
+
+@dataclass(frozen=True)
+class StageView:
+    """A detached, read-only copy of a stage record."""
+
+    id: int
+    percentage: float
+    status: str
+    window_start: datetime
+    window_end: datetime
+    extensions: int
+    gate_verdict: str | None
+    decision: str | None
+    approver: str | None
+
+    @classmethod
+    def of(cls, stage: RolloutStage) -> StageView:
+        return cls(
+            stage.id,
+            stage.percentage,
+            stage.status,
+            stage.window_start,
+            stage.window_end,
+            stage.extensions,
+            stage.gate_verdict,
+            stage.decision,
+            stage.approver,
+        )
+
+
+def set_percentage(
+    store: Store,
+    rollout_name: str,
+    percentage: float,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> float | None:
+    """Set the rollout percentage; the next search reads it. Returns the old value."""
+    if not 0 <= percentage <= 100:
+        raise RolloutError(
+            f"percentage {percentage} is outside 0..100: pass a value from 0 to 100"
+        )
+    if not reason.strip():
+        raise RolloutError("a reason is required: say why the percentage changes")
+    with store.session() as session:
+        old = repo.set_percentage(session, rollout_name, percentage, actor, reason, now)
+    log.info(
+        "rollout.percentage_set",
+        rollout=rollout_name,
+        old_percentage=old,
+        new_percentage=percentage,
+        actor=actor,
+        reason=reason,
+    )
+    return old
+
+
+def rollback(
+    store: Store, rollout_name: str, actor: str, reason: str, now: datetime
+) -> int:
+    """Set the percentage to 0 and close every open stage. Returns stages closed."""
+    set_percentage(store, rollout_name, 0.0, actor, f"rollback: {reason}", now)
+    with store.session() as session:
+        open_stages = session.scalars(
+            select(RolloutStage).where(
+                RolloutStage.rollout_name == rollout_name,
+                RolloutStage.status.in_(OPEN_STATUSES),
+            )
+        ).all()
+        for stage in open_stages:
+            stage.status = "rolled_back"
+            stage.decision = stage.decision or "rolled_back"
+            stage.decision_comment = reason
+            stage.approver = stage.approver or actor
+            stage.decided_at = now
+    log.warning(
+        "rollout.rolled_back",
+        rollout=rollout_name,
+        actor=actor,
+        reason=reason,
+        stages_closed=len(open_stages),
+    )
+    return len(open_stages)
+
+
+def begin_step(
+    store: Store,
+    plan: RolloutPlan,
+    step: float,
+    now: datetime,
+    actor: str,
+    force: bool = False,
+    flow_run_id: str | None = None,
+) -> StageView:
+    """Start a step: check the previous one, set the percentage, open a stage.
+
+    If the step already has an open stage, that stage is returned unchanged,
+    so a re-run of the step flow is harmless.
+    """
+    with store.session() as session:
+        current = repo.latest_stage(session, plan.rollout_name, step)
+        if current is not None and current.status in OPEN_STATUSES:
+            return StageView.of(current)
+        _check_previous(session, plan, step, force)
+    set_percentage(store, plan.rollout_name, step, actor, f"start step {step:g}%", now)
+    with store.session() as session:
+        stage = RolloutStage(
+            rollout_name=plan.rollout_name,
+            percentage=step,
+            status="monitoring",
+            flow_run_id=flow_run_id,
+            window_start=now,
+            window_end=now + timedelta(days=plan.monitoring_window_days),
+            extensions=0,
+            started_at=now,
+        )
+        session.add(stage)
+        session.flush()
+        view = StageView.of(stage)
+    log.info(
+        "rollout.step_started",
+        rollout=plan.rollout_name,
+        step=step,
+        window_end=view.window_end.isoformat(),
+        forced=force,
+    )
+    return view
+
+
+def _check_previous(session: Any, plan: RolloutPlan, step: float, force: bool) -> None:
+    previous = plan.previous_step(step)
+    if previous is None or force:
+        return
+    # A rollback restarts the plan: approvals given before it no longer count.
+    since = repo.last_rollback_at(session, plan.rollout_name)
+    stage = repo.latest_stage(session, plan.rollout_name, previous, since)
+    if stage is None or stage.status != "approved":
+        raise StepOrderError(
+            int(step), int(previous), None if stage is None else stage.status
+        )
+
+
+def extend_window(store: Store, stage_id: int, days: float) -> StageView:
+    """Lengthen a stage's monitoring window after an inconclusive gate."""
+    with store.session() as session:
+        stage = session.get_one(RolloutStage, stage_id)
+        stage.window_end = stage.window_end + timedelta(days=days)
+        stage.extensions += 1
+        stage.status = "monitoring"
+        view = StageView.of(stage)
+    log.info(
+        "rollout.window_extended",
+        stage_id=stage_id,
+        step=view.percentage,
+        window_end=view.window_end.isoformat(),
+        extensions=view.extensions,
+    )
+    return view
+
+
+def record_evaluation(
+    store: Store,
+    stage_id: int,
+    metrics: dict[str, Any],
+    gate: dict[str, Any],
+    verdict: str,
+    status: str,
+    now: datetime,
+) -> StageView:
+    """Store a stage's metrics snapshot and gate results."""
+    with store.session() as session:
+        stage = session.get_one(RolloutStage, stage_id)
+        stage.metrics = metrics
+        stage.gate_results = gate
+        stage.gate_verdict = verdict
+        stage.status = status
+        stage.evaluated_at = now
+        view = StageView.of(stage)
+    log.info(
+        "rollout.gate_evaluated",
+        stage_id=stage_id,
+        step=view.percentage,
+        verdict=verdict,
+        status=status,
+    )
+    return view
+
+
+def record_decision(
+    store: Store,
+    stage_id: int,
+    status: str,
+    decision: str,
+    approver: str,
+    comment: str,
+    now: datetime,
+) -> StageView:
+    """Store the human or automatic decision on a stage."""
+    with store.session() as session:
+        stage = session.get_one(RolloutStage, stage_id)
+        stage.status = status
+        stage.decision = decision
+        stage.approver = approver
+        stage.decision_comment = comment
+        stage.decided_at = now
+        view = StageView.of(stage)
+    log.info(
+        "rollout.step_decided",
+        stage_id=stage_id,
+        step=view.percentage,
+        decision=decision,
+        approver=approver,
+        status=status,
+    )
+    return view
+
+
+def get_stage(store: Store, stage_id: int) -> StageView:
+    """Return a stage by id."""
+    with store.session() as session:
+        return StageView.of(session.get_one(RolloutStage, stage_id))
