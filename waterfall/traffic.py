@@ -163,6 +163,10 @@ class TrafficDriver:
             country=pick.choice(COUNTRIES),
         )
 
+    async def collect_feedback(self) -> IngestReport:
+        """Ingest the feedback that has arrived by the clock's current time."""
+        return await self._ingest_feedback()
+
     async def _ingest_feedback(self) -> IngestReport:
         self._day += 1
         self._recorder.flush()

@@ -1,0 +1,318 @@
+"""The `waterfall` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from waterfall.errors import ConfigValidationError, WaterfallError
+from waterfall.logging import configure_logging
+from waterfall.runtime import Runtime
+from waterfall.settings import Settings
+
+
+def _runtime() -> Runtime:
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return Runtime.from_settings(settings)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+@click.group()
+def main() -> None:
+    """Run and watch the waterfall rollout."""
+
+
+@main.command()
+def init() -> None:
+    """Create the schema and load config/ into the store (safe to repeat)."""
+    from waterfall.bootstrap import init_store
+
+    runtime = _runtime()
+    summary = init_store(
+        runtime.store, runtime.settings.config_dir, runtime.clock.now()
+    )
+    click.echo(
+        f"store ready: {summary.vendors} vendors, "
+        f"configs {', '.join(summary.configs)}; "
+        f"rollout '{summary.rollout_name}' at {summary.percentage:g}%"
+    )
+
+
+@main.group()
+def config() -> None:
+    """Waterfall config files."""
+
+
+@config.command("validate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--catalog",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Vendor catalog YAML to check against (default: config/vendors.yaml).",
+)
+def config_validate(file: Path, catalog: Path | None) -> None:
+    """List every problem of the waterfalls in FILE; exit 1 if there is any."""
+    from waterfall.catalog import load_vendor_catalog, load_waterfalls
+    from waterfall.validation import find_problems
+
+    catalog = catalog or Settings().config_dir / "vendors.yaml"
+    active = {spec.name: spec.is_active for spec in load_vendor_catalog(catalog)}
+    problems = [
+        p for spec in load_waterfalls(file) for p in find_problems(spec, active)
+    ]
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo(f"{file}: valid")
+
+
+@main.group()
+def rollout() -> None:
+    """Rollout percentage and history."""
+
+
+@rollout.command("status")
+def rollout_status() -> None:
+    """Show the percentage, the latest changes and the stages."""
+    from waterfall.store import repository as repo
+
+    runtime = _runtime()
+    name = runtime.plan.rollout_name
+    with runtime.store.session() as session:
+        state = repo.get_state(session, name)
+        history = repo.rollout_history(session, name, limit=10)
+        stages = repo.stages(session, name)
+        click.echo(
+            f"rollout '{name}': {0 if state is None else state.percentage:g}% on "
+            f"'{runtime.plan.treatment_config}'"
+        )
+        for change in history:
+            click.echo(
+                f"  {change.changed_at:%Y-%m-%d %H:%M} {change.old_percentage}% -> "
+                f"{change.new_percentage:g}% by {change.changed_by}: {change.reason}"
+            )
+        for stage in stages:
+            click.echo(
+                f"  stage {stage.percentage:g}%: {stage.status}, gate "
+                f"{stage.gate_verdict or '-'}, decision {stage.decision or '-'} "
+                f"by {stage.approver or '-'}"
+            )
+
+
+@rollout.command("set")
+@click.argument("percentage", type=click.FloatRange(0, 100))
+@click.option(
+    "--reason", required=True, help="Why the percentage changes; kept in history."
+)
+@click.option(
+    "--actor",
+    default=getpass.getuser,
+    show_default="current user",
+    help="Who makes the change.",
+)
+def rollout_set(percentage: float, reason: str, actor: str) -> None:
+    """Set the share of subjects (0-100 %) on the treatment config."""
+    from waterfall.rollout import set_percentage
+
+    runtime = _runtime()
+    old = set_percentage(
+        runtime.store,
+        runtime.plan.rollout_name,
+        percentage,
+        actor,
+        reason,
+        runtime.clock.now(),
+    )
+    click.echo(f"rollout '{runtime.plan.rollout_name}': {old}% -> {percentage:g}%")
+
+
+@rollout.command("rollback")
+@click.option("--reason", required=True, help="Why the rollout goes back to 0 %.")
+@click.option("--actor", default=getpass.getuser, show_default="current user")
+def rollout_rollback(reason: str, actor: str) -> None:
+    """Send every subject back to the control config now."""
+    from waterfall.rollout import rollback
+
+    runtime = _runtime()
+    closed = rollback(
+        runtime.store, runtime.plan.rollout_name, actor, reason, runtime.clock.now()
+    )
+    click.echo(
+        f"rollout '{runtime.plan.rollout_name}' at 0%; {closed} open stage(s) closed"
+    )
+
+
+@main.command()
+@click.argument("subject_id")
+def route(subject_id: str) -> None:
+    """Print the bucket and config a subject gets at the current percentage."""
+    from waterfall.routing import route as route_subject
+    from waterfall.store import repository as repo
+
+    runtime = _runtime()
+    with runtime.store.session() as session:
+        percentage = repo.get_percentage(session, runtime.plan.rollout_name)
+    decision = route_subject(runtime.plan.rollout_name, subject_id, percentage)
+    _echo_json(decision.__dict__)
+
+
+@main.command()
+@click.option("--subject", required=True, help="User or session id used for routing.")
+@click.option("--first-name", required=True)
+@click.option("--last-name", required=True)
+@click.option("--company", required=True)
+@click.option("--title", default="")
+@click.option("--country", default="")
+def search(
+    subject: str,
+    first_name: str,
+    last_name: str,
+    company: str,
+    title: str,
+    country: str,
+) -> None:
+    """Run one search against the configured vendors and print it as JSON."""
+    from waterfall.service import run_single_search
+
+    runtime = _runtime()
+    output = asyncio.run(
+        run_single_search(
+            runtime, subject, first_name, last_name, company, title, country
+        )
+    )
+    _echo_json(output)
+
+
+@main.command()
+@click.option(
+    "--days",
+    type=float,
+    default=7.0,
+    show_default=True,
+    help="Length of the window, ending now, in days.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def metrics(days: float, as_json: bool) -> None:
+    """Compute the metrics of both configs over the last DAYS days."""
+    from waterfall.metrics import config_metrics, load_window, metrics_json
+
+    runtime = _runtime()
+    end = runtime.clock.now()
+    window = load_window(runtime.store, end - timedelta(days=days), end, as_of=end)
+    if as_json:
+        _echo_json(metrics_json(window, runtime.plan))
+    else:
+        click.echo(config_metrics(window, runtime.plan).to_string())
+
+
+@main.group()
+def vendors() -> None:
+    """The vendor simulator."""
+
+
+@vendors.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8700, show_default=True)
+@click.option(
+    "--seed", type=int, default=None, help="Simulator seed (default: settings)."
+)
+@click.option(
+    "--latency-scale",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Factor on the profiled vendor latencies.",
+)
+def vendors_serve(host: str, port: int, seed: int | None, latency_scale: float) -> None:
+    """Serve all six simulated vendors over HTTP until interrupted."""
+    from vendors.simulator.server import run_simulator
+
+    settings = Settings()
+    run_simulator(
+        settings.config_dir / "simulator_profiles.yaml",
+        settings.simulator_seed if seed is None else seed,
+        host,
+        port,
+        latency_scale,
+    )
+
+
+@main.group()
+def outcomes() -> None:
+    """Contact feedback (bounces, invalid phones)."""
+
+
+@outcomes.command("ingest")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--quarantine",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="JSON-lines file for rejected rows (default: FILE.quarantine.jsonl).",
+)
+def outcomes_ingest(file: Path, quarantine: Path | None) -> None:
+    """Ingest a JSON-lines feedback file; bad rows are quarantined with their reason."""
+    from waterfall.outcomes import ingest_file
+
+    runtime = _runtime()
+    target = quarantine or file.with_suffix(".quarantine.jsonl")
+    report = ingest_file(runtime.store, file, runtime.clock.now(), target)
+    click.echo(
+        f"accepted {report.accepted}, duplicates {report.duplicates}, "
+        f"quarantined {len(report.quarantined)}"
+        + (f" (see {target})" if report.quarantined else "")
+    )
+
+
+@main.command()
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path(".waterfall/demo"),
+    show_default=True,
+    help="Folder for the store, logs and report.",
+)
+@click.option(
+    "--users",
+    type=int,
+    default=2000,
+    show_default=True,
+    help="Simulated recruiters; each is routed by its id.",
+)
+@click.option(
+    "--searches-per-user-per-day",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Mean searches per recruiter per simulated day.",
+)
+def demo(output: Path, users: int, searches_per_user_per_day: float) -> None:
+    """Run the whole rollout on simulated traffic and print before/after figures."""
+    from flows.demo import DemoOptions, run_demo
+
+    run_demo(DemoOptions(output, users, searches_per_user_per_day))
+
+
+def run() -> None:
+    """Entry point that turns project errors into a message and exit code 2."""
+    try:
+        main(standalone_mode=True)
+    except ConfigValidationError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except WaterfallError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
