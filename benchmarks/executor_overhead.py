@@ -6,6 +6,7 @@ timed is routing (with the percentage read from the store), the executor's
 bookkeeping, the JSON log event and handing the record to the recorder.
 
 Run: .venv/bin/python benchmarks/executor_overhead.py [--searches N]
+     [--postgres-server postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -16,8 +17,13 @@ import io
 import statistics
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy import create_engine, text
 
 from vendors.protocol import ContactProfile, Outcome, SearchQuery, VendorResponse
 from waterfall.bootstrap import init_store
@@ -28,6 +34,7 @@ from waterfall.routing import route
 from waterfall.search import SearchService
 from waterfall.settings import Settings
 from waterfall.store import Store
+from waterfall.store.db import normalise_url
 
 NAMES = ["Vendor_D", "Vendor_B", "Vendor_A", "Vendor_C", "Cognism", "Vendor_E"]
 
@@ -64,11 +71,47 @@ async def time_searches(service: SearchService, count: int) -> list[float]:
     return timings
 
 
+def time_store_writes(
+    recorder: ExecutionRecorder, service: SearchService, count: int
+) -> float:
+    """Return the recorder's write time per record, queue to committed row."""
+    query = SearchQuery("cand-2", "Jane", "Doe", "acme.io")
+    results = asyncio.run(_search_many(service, query, count))
+    recorder.flush()
+    started = time.perf_counter()
+    for result in results:
+        result.record.id = str(uuid.uuid4())
+        recorder.submit(result.record)
+    recorder.flush()
+    return (time.perf_counter() - started) * 1000.0 / count
+
+
+async def _search_many(service: SearchService, query: SearchQuery, count: int) -> list:
+    return [await service.search(f"writer-{index}", query) for index in range(count)]
+
+
 def routing_rate(decisions: int) -> float:
     started = time.perf_counter()
     for index in range(decisions):
         route("optimized-waterfall", f"user-{index}", 25.0)
     return decisions / (time.perf_counter() - started)
+
+
+@contextmanager
+def _database(server: str | None, folder: str) -> Iterator[str]:
+    if server is None:
+        yield f"sqlite:///{Path(folder) / 'bench.db'}"
+        return
+    name = f"waterfall_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(normalise_url(server), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield normalise_url(server).rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def main() -> None:
@@ -80,14 +123,19 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging("INFO", json=True, stream=io.StringIO())
     clock = SimulatedClock(datetime(2026, 9, 1, tzinfo=UTC))
-    with tempfile.TemporaryDirectory() as folder:
-        store = Store(args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}")
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        _database(args.postgres_server, folder) as url,
+    ):
+        store = Store(url)
         init_store(store, Settings().config_dir, clock.now())
         adapters = {n: InstantAdapter(n, n == "Cognism", clock.now()) for n in NAMES}
         recorder = ExecutionRecorder(store)
         service = SearchService(store, adapters, recorder, clock, "optimized-waterfall")
         asyncio.run(time_searches(service, 200))  # warm caches and connections
         timings = asyncio.run(time_searches(service, args.searches))
+        recorder.flush()
+        write_ms = time_store_writes(recorder, service, args.searches)
         recorder.close()
         store.dispose()
     print(f"searches timed: {len(timings)} on {store.engine.dialect.name}")
@@ -95,6 +143,7 @@ def main() -> None:
         f"overhead per search ms: p50 {statistics.median(timings):.3f}, "
         f"p95 {percentile(timings, 0.95):.3f}, p99 {percentile(timings, 0.99):.3f}"
     )
+    print(f"store write per record ms (background thread, batched): {write_ms:.3f}")
     print(f"routing decisions per second: {routing_rate(200_000):,.0f}")
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,12 +65,10 @@ def run_demo(options: DemoOptions) -> DemoReport:
         simulator_latency_scale=LATENCY_SCALE,
         vendor_timeout_s=VENDOR_TIMEOUT_S,
     )
-    events = (output / "events.jsonl").open("w")
-    configure_logging(settings.log_level, json=True, stream=events)
     runtime = Runtime.from_settings(settings, clock)
-    init_store(runtime.store, settings.config_dir, clock.now())
     profiles = settings.config_dir / "simulator_profiles.yaml"
     with (
+        _events_to(output / "events.jsonl", settings.log_level),
         SimulatorProcess(
             profiles,
             settings.simulator_seed,
@@ -78,8 +78,9 @@ def run_demo(options: DemoOptions) -> DemoReport:
         ) as simulator,
         use_runtime(runtime),
     ):
+        init_store(runtime.store, settings.config_dir, clock.now())
         report = asyncio.run(_drive(runtime, simulator.base_url, options, output))
-    events.close()
+    runtime.store.dispose()
     print(report.render_text())
     print(f"\nreport: {report.markdown_path}\nevents: {output / 'events.jsonl'}")
     return report
@@ -175,6 +176,17 @@ def _progress(label: str, clock: SharedClock) -> Any:
 
 def _say(line: str) -> None:
     print(line, flush=True)
+
+
+@contextmanager
+def _events_to(path: Path, level: str) -> Iterator[None]:
+    """Send structured events to a file for the block, then back to stderr."""
+    with path.open("w") as events:
+        configure_logging(level, json=True, stream=events)
+        try:
+            yield
+        finally:
+            configure_logging(level, json=True)
 
 
 def _quiet_library_logs() -> None:

@@ -38,13 +38,21 @@ def approval_description(stage: StageView, evaluation: dict[str, Any]) -> str:
         f"Window {stage.window_start:%Y-%m-%d %H:%M} to "
         f"{stage.window_end:%Y-%m-%d %H:%M} UTC. {gate.get('reason', '')}",
         "",
-        "| check | compared value | threshold | result | gating |",
-        "|---|---|---|---|---|",
+        *_config_lines(evaluation.get("metrics") or {}),
+        "| check | estimate | 95% interval | compared value | threshold | result "
+        "| gating |",
+        "|---|---|---|---|---|---|---|",
     ]
     for check in gate.get("checks", []):
+        interval = (
+            f"[{_fmt(check.get('ci_low'))}, {_fmt(check.get('ci_high'))}]"
+            if check.get("ci_low") is not None
+            else ""
+        )
         lines.append(
-            f"| {check['name']} | {_fmt(check.get('compared_value'))} | "
-            f"{_fmt(check.get('threshold'))} | {_verdict_word(check.get('passed'))} | "
+            f"| {check['name']} | {_fmt(check.get('observed'))} | {interval} | "
+            f"{_fmt(check.get('compared_value'))} | {_fmt(check.get('threshold'))} | "
+            f"{_verdict_word(check.get('passed'))} | "
             f"{'yes' if check.get('gating') else 'observe only'} |"
         )
     sizes = ", ".join(f"{k} {v}" for k, v in (gate.get("sample_sizes") or {}).items())
@@ -55,6 +63,28 @@ def approval_description(stage: StageView, evaluation: dict[str, Any]) -> str:
         "Reject to roll back to 0%.",
     ]
     return "\n".join(lines)
+
+
+_CONFIG_COLUMNS = [
+    ("searches", "searches"),
+    ("staleness_mean_days", "staleness (days)"),
+    ("accuracy", "accuracy"),
+    ("first_hit_issue_rate", "first-hit issue rate"),
+    ("cost_per_search", "cost per search (USD)"),
+    ("latency_p95_ms", "p95 latency (ms)"),
+]
+
+
+def _config_lines(metrics: dict[str, Any]) -> list[str]:
+    rows = metrics.get("configs") or []
+    if not rows:
+        return []
+    header = "| config | " + " | ".join(label for _, label in _CONFIG_COLUMNS) + " |"
+    lines = [header, "|---" * (len(_CONFIG_COLUMNS) + 1) + "|"]
+    for row in rows:
+        cells = " | ".join(_fmt(row.get(key)) for key, _ in _CONFIG_COLUMNS)
+        lines.append(f"| {row.get('config_name')} | {cells} |")
+    return [*lines, ""]
 
 
 @dataclass
@@ -179,7 +209,9 @@ def _cell(name: str, value: float) -> str:
         return f"{value:.1%}"
     if "cost" in name:
         return f"{value:.3f}"
-    return f"{value:,.1f}" if isinstance(value, float) else f"{value:,}"
+    if name == "searches":
+        return f"{int(value):,}"
+    return f"{value:,.1f}"
 
 
 def _change(name: str, before: float, after: float) -> str:
@@ -236,13 +268,21 @@ def _steps_table(runtime: Runtime) -> pd.DataFrame:
                         for k, v in sizes.items()
                         if k.endswith("searches") and "feedback" not in k
                     ),
-                    "SRM p-value": _fmt(srm.get("observed")),
+                    "optimized share": _share(srm.get("observed"), stage.percentage),
+                    "SRM p-value": _fmt(srm.get("compared_value")),
                     "gate": stage.gate_verdict or "-",
                     "status": stage.status,
                     "approver": stage.approver or "-",
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _share(observed: float | None, target: float) -> str:
+    """Format the observed share of subjects on the treatment beside its target."""
+    if observed is None:
+        return "n/a"
+    return f"{observed:.1%} (target {target:g}%)"
 
 
 def _markdown(report: DemoReport) -> str:

@@ -1,0 +1,31 @@
+"""The demo end to end on a small amount of traffic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flows.demo import DEMO_APPROVER, DemoOptions, run_demo
+
+pytestmark = pytest.mark.prefect
+
+
+class TestDemo:
+    def test_demo_runs_every_step_and_writes_report(
+        self, prefect_api: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        report = run_demo(DemoOptions(tmp_path / "demo", users=300))
+        printed = capsys.readouterr().out
+        data = json.loads((tmp_path / "demo" / "report.json").read_text())
+        steps = [row["step"] for row in data["steps"]]
+        assert "simulated day 1" in printed
+        assert "Before (standard) and after (optimized)" in printed
+        assert steps[-1] == "100%"
+        assert {row["approver"] for row in data["steps"]} <= {DEMO_APPROVER, "-"}
+        assert list(report.summary["metric"])[:2] == [
+            "staleness (days)",
+            "contact accuracy",
+        ]
+        assert (tmp_path / "demo" / "report.md").read_text().startswith("# Waterfall")
