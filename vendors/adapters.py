@@ -6,6 +6,7 @@ Every vendor fault maps to an Outcome in `map_response` or `_map_exception`, so
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -20,6 +21,9 @@ from vendors.wire import WIRES, WireSpec, parse_verified
 from waterfall.logging import get_logger
 
 log = get_logger("vendors.adapters")
+
+# Longest id, email or phone accepted from a vendor; the store's columns hold 128.
+MAX_FIELD_CHARS = 128
 
 
 class MalformedBodyError(ValueError):
@@ -63,12 +67,37 @@ def _parse_record(spec: WireSpec, record: object) -> ContactProfile:
         verified = parse_verified(record[spec.verified_field], spec.verified_format)
     except (TypeError, ValueError, OverflowError, OSError) as exc:
         raise MalformedBodyError(f"invalid '{spec.verified_field}': {exc}") from exc
+    record_id = record[spec.id_field]
+    if not isinstance(record_id, str | int) or isinstance(record_id, bool):
+        raise MalformedBodyError(f"'{spec.id_field}' is {type(record_id).__name__}")
     return ContactProfile(
-        vendor_record_id=str(record[spec.id_field]),
+        vendor_record_id=_clean_text(str(record_id), spec.id_field),
         last_verified_at=verified,
-        email=record.get(spec.email_field) or None,
-        phone=record.get(spec.phone_field) or None,
+        email=_contact_text(record.get(spec.email_field), spec.email_field),
+        phone=_contact_text(record.get(spec.phone_field), spec.phone_field),
     )
+
+
+def _contact_text(value: object, field: str) -> str | None:
+    """Return a contact field as text; a vendor sending another type is malformed."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise MalformedBodyError(f"'{field}' is {type(value).__name__}, not a string")
+    return _clean_text(value, field)
+
+
+def _clean_text(value: str, field: str) -> str:
+    # Lone surrogates survive JSON decoding but cannot be stored or logged.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MalformedBodyError(f"'{field}' is not valid UTF-8 text") from exc
+    if len(value) > MAX_FIELD_CHARS:
+        raise MalformedBodyError(
+            f"'{field}' is longer than {MAX_FIELD_CHARS} characters"
+        )
+    return value
 
 
 def parse_hit_body(spec: WireSpec, body: object) -> tuple[ContactProfile, ...]:
@@ -130,7 +159,9 @@ def _remaining(headers: httpx.Headers, spec: WireSpec) -> int | None:
 def _map_ok(base: dict[str, Any], spec: WireSpec, response: httpx.Response):
     try:
         profiles = parse_hit_body(spec, response.json())
-    except ValueError as exc:  # also json.JSONDecodeError and MalformedBodyError
+    # ValueError covers JSONDecodeError and MalformedBodyError; a deeply nested
+    # body makes the JSON decoder raise RecursionError instead.
+    except (ValueError, RecursionError) as exc:
         detail: dict[str, object] = {"reason": str(exc)[:200]}
         return VendorResponse(
             outcome=Outcome.MALFORMED,
@@ -197,12 +228,27 @@ class HttpVendorAdapter:
         """Look the candidate up; vendor faults come back as an Outcome, not raised."""
         started = time.perf_counter()
         try:
-            response = await self._send(query)
+            # httpx's timeout bounds each read, so a vendor that drips a byte
+            # at a time never trips it; the deadline bounds the whole call.
+            async with asyncio.timeout(self.timeout_s):
+                response = await self._send(query)
+        except TimeoutError:
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            log.warning(
+                "vendor.call_deadline_passed",
+                vendor=self.name,
+                candidate_ref=query.candidate_ref,
+                timeout_s=self.timeout_s,
+            )
+            return VendorResponse(
+                self.name, Outcome.TIMEOUT, latency_ms, error_type="deadline"
+            )
         except httpx.HTTPError as exc:
             latency_ms = (time.perf_counter() - started) * 1000.0
             log.warning(
                 "vendor.call_failed",
                 vendor=self.name,
+                url=self.base_url,
                 candidate_ref=query.candidate_ref,
                 error=type(exc).__name__,
             )

@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from vendors.protocol import (
     ContactProfile,
@@ -16,10 +16,15 @@ from vendors.protocol import (
     VendorResponse,
 )
 from waterfall.clock import Clock
+from waterfall.logging import get_logger
 from waterfall.records import CallRecord, ExecutionRecord
 from waterfall.routing import RouteDecision
 
 SECONDS_PER_DAY = 86_400.0
+# Vendors' clocks and date-only fields can run up to a day ahead of ours.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+log = get_logger("executor")
 
 # Vendors bill an answered request, hit or miss; failed requests (5xx,
 # timeouts, 402, 429) return no data and are not billed.
@@ -89,11 +94,30 @@ class WaterfallExecutor:
                 record.calls.append(_skipped_call(vendor, position, started_at))
                 continue
             record.positions_tried.append(position)
-            response = await self._adapters[vendor].lookup(query)
+            response = _checked(await self._call(vendor, query), started_at)
             self._add_call(record, position, response, started_at)
             if response.outcome is Outcome.HIT and response.profiles:
                 return _mark_hit(record, position, response, started_at)
         return None
+
+    async def _call(self, vendor: str, query: SearchQuery) -> VendorResponse:
+        # Adapters map vendor faults to outcomes; anything that still escapes
+        # is a fault of this vendor too, and must not fail the whole search.
+        try:
+            return await self._adapters[vendor].lookup(query)
+        except Exception as exc:
+            log.error(
+                "executor.adapter_failed",
+                vendor=vendor,
+                error=type(exc).__name__,
+                candidate_ref=query.candidate_ref,
+            )
+            return VendorResponse(
+                vendor,
+                Outcome.MALFORMED,
+                0.0,
+                error_type=f"adapter_{type(exc).__name__}",
+            )
 
     def _add_call(
         self,
@@ -122,6 +146,22 @@ class WaterfallExecutor:
             record.error_type = (
                 record.error_type or response.error_type or response.outcome.value
             )
+
+
+def _checked(response: VendorResponse, started_at: datetime) -> VendorResponse:
+    """Treat a profile verified in the future as a malformed answer."""
+    if response.outcome is not Outcome.HIT:
+        return response
+    latest = max(profile.last_verified_at for profile in response.profiles)
+    if latest <= started_at + FUTURE_TOLERANCE:
+        return response
+    return VendorResponse(
+        response.vendor,
+        Outcome.MALFORMED,
+        response.latency_ms,
+        response.status_code,
+        error_type="verified_in_future",
+    )
 
 
 def _skipped_call(vendor: str, position: int, started_at: datetime) -> CallRecord:

@@ -66,3 +66,36 @@ class TestWaterfallExecutor:
         assert "jane.doe@example.com" not in text
         assert "Jane" not in text
         assert result.record.has_email is True
+
+
+class BrokenAdapter(ScriptedAdapter):
+    """An adapter with a bug: it raises instead of returning an outcome."""
+
+    async def lookup(self, query):
+        raise RecursionError("maximum recursion depth exceeded")
+
+
+class TestVendorFaultsNeverFailSearch:
+    async def test_raising_adapter_falls_through(self, clock) -> None:
+        adapters = {
+            "V1": BrokenAdapter("V1", Outcome.HIT, clock.now()),
+            "V2": ScriptedAdapter("V2", Outcome.HIT, clock.now()),
+        }
+        executor = WaterfallExecutor(adapters, clock)
+        result = await executor.execute(
+            ["V1", "V2"], QUERY, route("s", "u", 0), "c", "s"
+        )
+        assert result.record.vendor_hit == "V2"
+        assert result.record.error_type == "adapter_RecursionError"
+
+    async def test_profile_verified_in_future_falls_through(self, clock) -> None:
+        adapters = {
+            "V1": ScriptedAdapter("V1", Outcome.HIT, clock.now(), age_days=-30),
+            "V2": ScriptedAdapter("V2", Outcome.HIT, clock.now()),
+        }
+        executor = WaterfallExecutor(adapters, clock)
+        result = await executor.execute(
+            ["V1", "V2"], QUERY, route("s", "u", 0), "c", "s"
+        )
+        assert result.record.vendor_hit == "V2"
+        assert result.record.calls[0].error_type == "verified_in_future"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -366,3 +367,50 @@ class TestAgainstSimulator:
         profile = outcomes[Outcome.HIT].profiles[0]
         assert profile.vendor_record_id.startswith(f"{wire}-")
         assert profile.last_verified_at <= datetime(2025, 3, 1, tzinfo=UTC)
+
+
+class TestHostileBodies:
+    async def test_deeply_nested_body_is_malformed(self) -> None:
+        body = b"[" * 200_000
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, content=body)
+
+        response = await lookup_with("cognism", handler)
+        assert response.outcome is Outcome.MALFORMED
+
+    async def test_email_of_wrong_type_is_malformed(self) -> None:
+        record = {
+            "id": "r-1",
+            "lastVerified": "2026-08-01T00:00:00Z",
+            "email": ["a@example.com"],
+            "phone": None,
+        }
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, json={"results": [record], "totalResults": 1})
+
+        response = await lookup_with("cognism", handler)
+        assert response.outcome is Outcome.MALFORMED
+
+    async def test_slow_drip_ends_at_the_deadline(self) -> None:
+        async def drip():
+            for _ in range(50):
+                await asyncio.sleep(0.1)
+                yield b" "
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, content=drip())
+
+        adapter = HttpVendorAdapter(
+            "Slow",
+            BASE_URL,
+            "cognism",
+            0.1,
+            timeout_s=0.3,
+            transport=httpx.MockTransport(handler),
+        )
+        async with adapter:
+            response = await adapter.lookup(QUERY)
+        assert response.outcome is Outcome.TIMEOUT
+        assert response.error_type == "deadline"
