@@ -1,11 +1,20 @@
-"""Ingest contact feedback (bounces, invalid phones), quarantining bad rows."""
+"""Ingest contact feedback (bounces, invalid phones), quarantining bad rows.
+
+A feedback row is a JSON object {"execution_id", "channel", "status",
+"observed_at"}: channel "email" with status "delivered" or "bounced", or
+channel "phone" with "valid" or "invalid". A row that cannot be used is put
+in quarantine with its reason and its original text, and the other rows
+proceed. Feedback already stored for the same execution and channel is a
+duplicate when it agrees and quarantined when it contradicts, so ingesting
+a file twice is harmless.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +27,22 @@ from waterfall.store.models import ContactOutcome, SearchExecution
 
 log = get_logger("outcomes")
 
-_STATUSES = {"email": {"delivered", "bounced"}, "phone": {"valid", "invalid"}}
+STATUSES = {"email": {"delivered", "bounced"}, "phone": {"valid", "invalid"}}
+FIELDS = ("execution_id", "channel", "status", "observed_at")
+MAX_ID_CHARS = 36  # the width of search_executions.id
+# Sending systems' clocks may run a little ahead of ours.
+FUTURE_TOLERANCE = timedelta(days=1)
+_CHUNK = 500  # ids per IN (...) query
+
+
+@dataclass(frozen=True)
+class Row:
+    """One input row: where it came from, its raw text and its parsed value."""
+
+    number: int
+    text: str
+    value: Any = None
+    problem: str | None = None
 
 
 @dataclass
@@ -29,27 +53,29 @@ class IngestReport:
     duplicates: int = 0
     quarantined: list[dict[str, Any]] = field(default_factory=list)
 
+    def reject(self, row: Row, reason: str) -> None:
+        """Quarantine a row with its reason and its original text."""
+        self.quarantined.append({"row": row.number, "reason": reason, "text": row.text})
 
-def ingest_records(
-    store: Store, records: Iterable[dict[str, Any]], now: datetime
-) -> IngestReport:
-    """Store valid feedback records; bad ones are quarantined, the rest proceed.
 
-    A record is {"execution_id", "channel": email|phone, "status", "observed_at"}.
-    Feedback already stored for the same execution and channel counts as a
-    duplicate, so ingesting a file twice is harmless.
-    """
+def ingest_records(store: Store, records: Iterable[Any], now: datetime) -> IngestReport:
+    """Store valid feedback records given as Python objects (see module docs)."""
+    rows = (Row(n, _as_text(r), r) for n, r in enumerate(records, start=1))
+    return ingest_rows(store, rows, now)
+
+
+def ingest_rows(store: Store, rows: Iterable[Row], now: datetime) -> IngestReport:
+    """Validate rows, store the good ones and quarantine the rest."""
     report = IngestReport()
-    parsed = []
-    for line_number, record in enumerate(records, start=1):
-        problem = _problem(record)
+    valid = []
+    for row in rows:
+        problem = row.problem or _problem(row.value, now)
         if problem:
-            report.quarantined.append(
-                {"row": line_number, "reason": problem, "record": record}
-            )
+            report.reject(row, problem)
         else:
-            parsed.append((line_number, record))
-    _insert_known(store, parsed, now, report)
+            valid.append(row)
+    for start in range(0, len(valid), _CHUNK):
+        _insert_known(store, valid[start : start + _CHUNK], now, report)
     log.info(
         "outcomes.ingested",
         accepted=report.accepted,
@@ -59,112 +85,150 @@ def ingest_records(
     return report
 
 
-def _problem(record: Any) -> str | None:
-    if isinstance(record, str):
-        return record  # read_jsonl yields the parse error of an unreadable line
+def _problem(record: Any, now: datetime) -> str | None:
     if not isinstance(record, dict):
-        return "row is not a JSON object"
-    for key in ("execution_id", "channel", "status", "observed_at"):
-        if not record.get(key):
-            return f"missing field '{key}'"
+        return f"row is a JSON {type(record).__name__}, not an object with {FIELDS}"
+    for key in FIELDS:
+        value = record.get(key)
+        if not isinstance(value, str) or not value:
+            return f"field '{key}' is missing or not a non-empty string"
+        if not _is_utf8(value):
+            return f"field '{key}' is not valid UTF-8 text"
+    if len(record["execution_id"]) > MAX_ID_CHARS:
+        return f"execution_id is longer than {MAX_ID_CHARS} characters"
     channel, status = record["channel"], record["status"]
-    if channel not in _STATUSES:
+    if channel not in STATUSES:
         return f"channel {channel!r} is invalid: use 'email' or 'phone'"
-    if status not in _STATUSES[channel]:
-        allowed = " or ".join(sorted(_STATUSES[channel]))
+    if status not in STATUSES[channel]:
+        allowed = " or ".join(sorted(STATUSES[channel]))
         return f"status {status!r} is invalid for {channel}: use {allowed}"
+    return _time_problem(record["observed_at"], now)
+
+
+def _time_problem(text: str, now: datetime) -> str | None:
     try:
-        datetime.fromisoformat(record["observed_at"])
-    except (TypeError, ValueError):
-        return f"observed_at {record['observed_at']!r} is not an ISO 8601 timestamp"
+        observed = as_utc(datetime.fromisoformat(text))
+    except (ValueError, OverflowError):
+        return f"observed_at {text!r} is not an ISO 8601 timestamp"
+    if observed > now + FUTURE_TOLERANCE:
+        return f"observed_at {text} is in the future: check the sender's clock"
     return None
 
 
+def _is_utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _insert_known(
-    store: Store,
-    parsed: list[tuple[int, dict[str, Any]]],
+    store: Store, rows: list[Row], now: datetime, report: IngestReport
+) -> None:
+    ids = {row.value["execution_id"] for row in rows}
+    with store.session() as session:
+        started = _started_at(session, ids)
+        stored = _stored_statuses(session, ids)
+        for row in rows:
+            reason = _store_one(session, row.value, started, stored, now, report)
+            if reason:
+                report.reject(row, reason)
+
+
+def _store_one(
+    session: Any,
+    record: dict[str, Any],
+    started: dict[str, datetime],
+    stored: dict[tuple[str, str], str],
     now: datetime,
     report: IngestReport,
-) -> None:
-    ids = {record["execution_id"] for _, record in parsed}
-    with store.session() as session:
-        known = _existing_ids(session, ids)
-        stored = _stored_pairs(session, ids)
-        for line_number, record in parsed:
-            key = (record["execution_id"], record["channel"])
-            if record["execution_id"] not in known:
-                report.quarantined.append(
-                    {
-                        "row": line_number,
-                        "record": record,
-                        "reason": "execution_id not found in the store",
-                    }
-                )
-            elif key in stored:
-                report.duplicates += 1
-            else:
-                stored.add(key)
-                session.add(
-                    ContactOutcome(
-                        execution_id=record["execution_id"],
-                        channel=record["channel"],
-                        status=record["status"],
-                        observed_at=as_utc(
-                            datetime.fromisoformat(record["observed_at"])
-                        ),
-                        ingested_at=now,
-                    )
-                )
-                report.accepted += 1
-
-
-def _existing_ids(session: Any, ids: set[str]) -> set[str]:
-    found: set[str] = set()
-    chunk = list(ids)
-    for start in range(0, len(chunk), 500):
-        part = chunk[start : start + 500]
-        found |= set(
-            session.scalars(
-                select(SearchExecution.id).where(SearchExecution.id.in_(part))
-            )
+) -> str | None:
+    key = (record["execution_id"], record["channel"])
+    observed = as_utc(datetime.fromisoformat(record["observed_at"]))
+    if key[0] not in started:
+        return "execution_id not found in the store"
+    if observed < started[key[0]]:
+        return f"observed_at {record['observed_at']} is before the search ran"
+    if key in stored:
+        if stored[key] != record["status"]:
+            return f"contradicts the stored {record['channel']} status '{stored[key]}'"
+        report.duplicates += 1
+        return None
+    stored[key] = record["status"]
+    session.add(
+        ContactOutcome(
+            execution_id=key[0],
+            channel=key[1],
+            status=record["status"],
+            observed_at=observed,
+            ingested_at=now,
         )
-    return found
+    )
+    report.accepted += 1
+    return None
 
 
-def _stored_pairs(session: Any, ids: set[str]) -> set[tuple[str, str]]:
-    pairs: set[tuple[str, str]] = set()
-    chunk = list(ids)
-    for start in range(0, len(chunk), 500):
-        part = chunk[start : start + 500]
-        rows = session.execute(
-            select(ContactOutcome.execution_id, ContactOutcome.channel).where(
-                ContactOutcome.execution_id.in_(part)
-            )
-        )
-        pairs |= {(row[0], row[1]) for row in rows}
-    return pairs
+def _started_at(session: Any, ids: set[str]) -> dict[str, datetime]:
+    query = select(SearchExecution.id, SearchExecution.started_at).where(
+        SearchExecution.id.in_(list(ids))
+    )
+    return {row[0]: row[1] for row in session.execute(query)}
 
 
-def read_jsonl(path: Path) -> Iterable[Any]:
-    """Yield one parsed row per line; an unparseable line yields its error text."""
-    with path.open() as lines:
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield f"invalid JSON: {exc.msg}"
+def _stored_statuses(session: Any, ids: set[str]) -> dict[tuple[str, str], str]:
+    query = select(
+        ContactOutcome.execution_id, ContactOutcome.channel, ContactOutcome.status
+    ).where(ContactOutcome.execution_id.in_(list(ids)))
+    return {(row[0], row[1]): row[2] for row in session.execute(query)}
+
+
+def read_jsonl(path: Path) -> Iterator[Row]:
+    """Yield one Row per non-blank line, numbered as in the file.
+
+    A line that is not UTF-8 or not JSON becomes a Row carrying its problem,
+    so that it is quarantined with its text instead of stopping the file.
+    """
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            yield from _parse_line(number, raw)
+
+
+def _parse_line(number: int, raw: bytes) -> Iterator[Row]:
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff").strip()
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", errors="backslashreplace").strip()
+        yield Row(number, text, problem="line is not UTF-8 text")
+        return
+    if not text:
+        return
+    try:
+        yield Row(number, text, json.loads(text))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        yield Row(number, text, problem=f"invalid JSON: {exc}")
 
 
 def ingest_file(
     store: Store, path: Path, now: datetime, quarantine_path: Path | None = None
 ) -> IngestReport:
-    """Ingest a JSON-lines feedback file; rejected rows go to quarantine_path."""
-    report = ingest_records(store, read_jsonl(path), now)
-    if report.quarantined and quarantine_path is not None:
-        quarantine_path.parent.mkdir(parents=True, exist_ok=True)
-        with quarantine_path.open("a") as out:
-            for row in report.quarantined:
-                out.write(json.dumps(row, default=str) + "\n")
+    """Ingest a JSON-lines feedback file; rejected rows go to quarantine_path.
+
+    The quarantine file is opened before anything is stored, so a bad
+    quarantine path fails the command without storing half of the file.
+    """
+    if quarantine_path is None:
+        return ingest_rows(store, read_jsonl(path), now)
+    quarantine_path.parent.mkdir(parents=True, exist_ok=True)
+    with quarantine_path.open("w", encoding="utf-8") as quarantine:
+        report = ingest_rows(store, read_jsonl(path), now)
+        for rejected in report.quarantined:
+            quarantine.write(json.dumps(rejected, ensure_ascii=False) + "\n")
     return report
+
+
+def _as_text(record: Any) -> str:
+    try:
+        return json.dumps(record, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(record)

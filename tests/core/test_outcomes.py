@@ -113,3 +113,91 @@ class TestIngest:
         )
         assert result.exit_code == 0, result.output
         assert "quarantined 1" in result.output
+
+
+class TestHostileFeedback:
+    async def test_bad_types_do_not_stop_good_rows(
+        self, store: Store, clock, tmp_path: Path
+    ) -> None:
+        ids = await stored_execution_ids(store, clock, 1)
+        at = clock.now().isoformat()
+        good = {
+            "execution_id": ids[0],
+            "channel": "email",
+            "status": "delivered",
+            "observed_at": at,
+        }
+        feedback = write_jsonl(
+            tmp_path / "f.jsonl",
+            [
+                {
+                    "execution_id": [ids[0]],
+                    "channel": "email",
+                    "status": "bounced",
+                    "observed_at": at,
+                },
+                {
+                    "execution_id": ids[0],
+                    "channel": {"x": 1},
+                    "status": "valid",
+                    "observed_at": at,
+                },
+                {
+                    "execution_id": ids[0],
+                    "channel": "phone",
+                    "status": "valid",
+                    "observed_at": "9999-12-31T23:59:59-14:00",
+                },
+                '"just a string"',
+                good,
+            ],
+        )
+        report = ingest_file(store, feedback, clock.now(), tmp_path / "q.jsonl")
+        assert report.accepted == 1
+        assert len(report.quarantined) == 4
+
+    async def test_quarantine_keeps_line_text_and_number(
+        self, store: Store, clock, tmp_path: Path
+    ) -> None:
+        feedback = tmp_path / "f.jsonl"
+        feedback.write_bytes(b"\n\n{not json\n\xff\xfe garbage\n")
+        report = ingest_file(store, feedback, clock.now(), tmp_path / "q.jsonl")
+        rows = {row["row"]: row for row in report.quarantined}
+        assert rows[3]["text"] == "{not json"
+        assert rows[3]["reason"].startswith("invalid JSON")
+        assert rows[4]["reason"] == "line is not UTF-8 text"
+
+    async def test_contradicting_feedback_is_quarantined(
+        self, store: Store, clock, tmp_path: Path
+    ) -> None:
+        ids = await stored_execution_ids(store, clock, 1)
+        at = clock.now().isoformat()
+        rows = [
+            {"execution_id": ids[0], "channel": "email", "status": s, "observed_at": at}
+            for s in ("bounced", "delivered")
+        ]
+        report = ingest_file(
+            store, write_jsonl(tmp_path / "f.jsonl", rows), clock.now()
+        )
+        assert report.accepted == 1
+        assert (
+            "contradicts the stored email status 'bounced'"
+            in report.quarantined[0]["reason"]
+        )
+
+    async def test_feedback_from_the_future_is_quarantined(
+        self, store: Store, clock, tmp_path: Path
+    ) -> None:
+        ids = await stored_execution_ids(store, clock, 1)
+        later = clock.now().replace(year=2030).isoformat()
+        row = {
+            "execution_id": ids[0],
+            "channel": "email",
+            "status": "bounced",
+            "observed_at": later,
+        }
+        report = ingest_file(
+            store, write_jsonl(tmp_path / "f.jsonl", [row]), clock.now()
+        )
+        assert report.accepted == 0
+        assert "in the future" in report.quarantined[0]["reason"]
