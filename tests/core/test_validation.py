@@ -157,3 +157,51 @@ class TestValidateCommand:
         assert "position 2 is missing" in result.output
         assert "'Vendor_Z'" in result.output
         assert "vendor appears 2 times" in result.output
+
+
+class TestHostileFiles:
+    def validate(self, tmp_path: Path, content: str | bytes) -> object:
+        path = tmp_path / "w.yaml"
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+        return CliRunner().invoke(main, ["config", "validate", str(path)])
+
+    def test_structural_problems_are_listed_together(self, tmp_path: Path) -> None:
+        result = self.validate(
+            tmp_path,
+            (
+                "waterfalls:\n"
+                "  - {name: a, vendors: 5}\n"
+                "  - {name: b, vendors: [{position: 1.7, vendor: Cognism}, null]}\n"
+                "  - {name: b, vendors: [Cognism]}\n"
+                "  - {name: null, vendors: [Cognism]}\n"
+            ),
+        )
+        assert result.exit_code == 1
+        assert "vendors=5: must be a list" in result.output
+        assert "must be a vendor name or {position: integer" in result.output
+        assert "the name is used twice" in result.output
+        assert "name=None: must be a non-empty string" in result.output
+
+    def test_yaml_aliases_are_rejected(self, tmp_path: Path) -> None:
+        bomb = "a: &a [x, x]\nb: &b [*a, *a]\nwaterfalls: [*b]\n"
+        result = self.validate(tmp_path, bomb)
+        assert "aliases are not allowed" in str(result.exception)
+
+    def test_binary_file_is_reported(self, tmp_path: Path) -> None:
+        result = self.validate(tmp_path, b"\xff\xfe\x00garbage")
+        assert "is not UTF-8 text" in str(result.exception)
+
+    def test_unknown_wire_in_catalog_is_rejected(self, tmp_path: Path) -> None:
+        catalog = tmp_path / "vendors.yaml"
+        catalog.write_text(
+            "vendors:\n  - {name: X, base_url: http://127.0.0.1:1, wire: bogus, "
+            "cost_per_call: 0.1, timeout_s: 1}\n"
+        )
+        from waterfall.catalog import load_vendor_catalog
+        from waterfall.errors import ConfigError
+
+        with pytest.raises(ConfigError, match="unknown wire 'bogus'"):
+            load_vendor_catalog(catalog)
