@@ -5,12 +5,20 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+)
 
 from waterfall.errors import ConfigValidationError, WaterfallError
 from waterfall.logging import configure_logging
@@ -58,20 +66,22 @@ def config() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--catalog",
-    type=click.Path(exists=True, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
     help="Vendor catalog YAML to check against (default: config/vendors.yaml).",
 )
 def config_validate(file: Path, catalog: Path | None) -> None:
-    """List every problem of the waterfalls in FILE; exit 1 if there is any."""
-    from waterfall.catalog import load_vendor_catalog, load_waterfalls
+    """List every problem of the waterfalls in FILE; exit 1 if there is any.
+
+    A file that cannot be read as YAML exits 2.
+    """
+    from waterfall.catalog import load_vendor_catalog, read_waterfalls, read_yaml
     from waterfall.validation import find_problems
 
     catalog = catalog or Settings().config_dir / "vendors.yaml"
     active = {spec.name: spec.is_active for spec in load_vendor_catalog(catalog)}
-    problems = [
-        p for spec in load_waterfalls(file) for p in find_problems(spec, active)
-    ]
+    specs, problems = read_waterfalls(read_yaml(file), str(file))
+    problems += [p for spec in specs for p in find_problems(spec, active)]
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
     if problems:
@@ -95,13 +105,18 @@ def rollout_status() -> None:
         state = repo.get_state(session, name)
         history = repo.rollout_history(session, name, limit=10)
         stages = repo.stages(session, name)
+        current = 0 if state is None else state.percentage
         click.echo(
-            f"rollout '{name}': {0 if state is None else state.percentage:g}% on "
-            f"'{runtime.plan.treatment_config}'"
+            f"rollout '{name}': {current:g}% of subjects on "
+            f"'{runtime.plan.treatment_config}', the rest on "
+            f"'{runtime.plan.control_config}'"
         )
         for change in history:
+            old = (
+                "-" if change.old_percentage is None else f"{change.old_percentage:g}%"
+            )
             click.echo(
-                f"  {change.changed_at:%Y-%m-%d %H:%M} {change.old_percentage}% -> "
+                f"  {change.changed_at:%Y-%m-%d %H:%M} {old} -> "
                 f"{change.new_percentage:g}% by {change.changed_by}: {change.reason}"
             )
         for stage in stages:
@@ -141,7 +156,12 @@ def rollout_set(percentage: float, reason: str, actor: str) -> None:
 
 @rollout.command("rollback")
 @click.option("--reason", required=True, help="Why the rollout goes back to 0 %.")
-@click.option("--actor", default=getpass.getuser, show_default="current user")
+@click.option(
+    "--actor",
+    default=getpass.getuser,
+    show_default="current user",
+    help="Who rolls back; kept in history.",
+)
 def rollout_rollback(reason: str, actor: str) -> None:
     """Send every subject back to the control config now."""
     from waterfall.rollout import rollback
@@ -156,26 +176,32 @@ def rollout_rollback(reason: str, actor: str) -> None:
 
 
 @main.command()
-@click.argument("subject_id")
+@click.argument("subject_id", metavar="SUBJECT_ID")
 def route(subject_id: str) -> None:
     """Print the bucket and config a subject gets at the current percentage."""
+    from waterfall.routing import normalise_subject
     from waterfall.routing import route as route_subject
     from waterfall.store import repository as repo
 
     runtime = _runtime()
     with runtime.store.session() as session:
         percentage = repo.get_percentage(session, runtime.plan.rollout_name)
+    subject_id = normalise_subject(subject_id)
     decision = route_subject(runtime.plan.rollout_name, subject_id, percentage)
     _echo_json(decision.__dict__)
 
 
 @main.command()
 @click.option("--subject", required=True, help="User or session id used for routing.")
-@click.option("--first-name", required=True)
-@click.option("--last-name", required=True)
-@click.option("--company", required=True)
-@click.option("--title", default="")
-@click.option("--country", default="")
+@click.option(
+    "--first-name", required=True, help="Candidate's first name (never logged)."
+)
+@click.option(
+    "--last-name", required=True, help="Candidate's last name (never logged)."
+)
+@click.option("--company", required=True, help="Candidate's company name or domain.")
+@click.option("--title", default="", help="Candidate's job title, optional.")
+@click.option("--country", default="", help="Candidate's country code, optional.")
 def search(
     subject: str,
     first_name: str,
@@ -199,7 +225,7 @@ def search(
 @main.command()
 @click.option(
     "--days",
-    type=float,
+    type=click.FloatRange(0, 3650, min_open=True),
     default=7.0,
     show_default=True,
     help="Length of the window, ending now, in days.",
@@ -220,14 +246,25 @@ def metrics(days: float, as_json: bool) -> None:
 
 @main.group()
 def vendors() -> None:
-    """The vendor simulator."""
+    """Run the vendor simulator."""
 
 
 @vendors.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8700, show_default=True)
 @click.option(
-    "--seed", type=int, default=None, help="Simulator seed (default: settings)."
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on."
+)
+@click.option(
+    "--port",
+    type=int,
+    default=8700,
+    show_default=True,
+    help="TCP port to listen on; the catalog's base URLs use 8700.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Simulator seed (default: WATERFALL_SIMULATOR_SEED, else 7).",
 )
 @click.option(
     "--latency-scale",
@@ -259,9 +296,10 @@ def outcomes() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--quarantine",
-    type=click.Path(path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="JSON-lines file for rejected rows (default: FILE.quarantine.jsonl).",
+    help="JSON-lines file for rejected rows, rewritten on each run "
+    "(default: FILE with the suffix .quarantine.jsonl).",
 )
 def outcomes_ingest(file: Path, quarantine: Path | None) -> None:
     """Ingest a JSON-lines feedback file; bad rows are quarantined with their reason."""
@@ -307,7 +345,8 @@ def demo(output: Path, users: int, searches_per_user_per_day: float) -> None:
 
 
 def run() -> None:
-    """Entry point that turns project errors into a message and exit code 2."""
+    """Run the CLI, turning project and store errors into a message and exit code."""
+    install_sigterm_exit()
     try:
         main(standalone_mode=True)
     except ConfigValidationError as exc:
@@ -316,3 +355,37 @@ def run() -> None:
     except WaterfallError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except (
+        OperationalError,
+        ProgrammingError,
+        ArgumentError,
+        NoSuchModuleError,
+    ) as exc:
+        click.echo(f"error: {_store_message(exc)}", err=True)
+        sys.exit(2)
+
+
+def install_sigterm_exit() -> None:
+    """Turn SIGTERM into a normal exit, so that atexit handlers still run."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    sys.exit(128 + signum)
+
+
+def _store_message(exc: Exception) -> str:
+    url = Settings().database_url
+    detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return (
+        f"the store at WATERFALL_DATABASE_URL={_without_password(url)} failed: "
+        f"{detail}. "
+        "Check the URL and that the database exists, then run `waterfall init`"
+    )
+
+
+def _without_password(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(url)

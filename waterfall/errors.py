@@ -3,6 +3,7 @@
 WaterfallError
 ├── ConfigError                 a config file or waterfall definition is invalid
 │   └── ConfigValidationError   carries every ConfigProblem found at once
+├── InvalidRequestError         a search or command argument is invalid
 ├── NotFoundError               a named vendor, config or stage does not exist
 ├── RolloutError                a rollout change is not allowed
 │   └── StepOrderError          a step started before the previous one completed
@@ -47,6 +48,10 @@ class ConfigValidationError(ConfigError):
         self.problems = problems
         lines = "\n".join(f"  - {problem}" for problem in problems)
         super().__init__(f"{len(problems)} problem(s) in waterfall config:\n{lines}")
+
+
+class InvalidRequestError(WaterfallError):
+    """A search or command argument is invalid; the message names it and the fix."""
 
 
 class NotFoundError(WaterfallError):

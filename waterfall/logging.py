@@ -26,6 +26,20 @@ def drop_pii(
     return event
 
 
+class _Stderr:
+    """Whatever sys.stderr is at the moment of writing.
+
+    Tools such as click's test runner and pytest swap sys.stderr and close
+    their stand-in afterwards; a logger bound to the stand-in would then fail.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(
     level: str = "INFO", json: bool = True, stream: IO[str] | None = None
 ) -> None:
@@ -47,7 +61,7 @@ def configure_logging(
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),  # type: ignore[arg-type]
+        logger_factory=structlog.PrintLoggerFactory(file=stream or _Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
 

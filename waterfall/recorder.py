@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from sqlalchemy import Table, insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from waterfall.logging import get_logger
 from waterfall.records import ExecutionRecord
@@ -77,10 +77,13 @@ class ExecutionRecorder:
     def _run(self) -> None:
         while True:
             batch, stop = self._take_batch()
-            if batch:
-                self._write(batch)
-            for _ in range(len(batch) + int(stop)):
-                self._queue.task_done()
+            try:
+                if batch:
+                    self._write(batch)
+            finally:
+                # Marked done even if writing raised, so that flush() returns.
+                for _ in range(len(batch) + int(stop)):
+                    self._queue.task_done()
             if stop:
                 return
 
@@ -107,7 +110,8 @@ class ExecutionRecorder:
                 self._insert(batch)
                 self.written += len(batch)
                 return
-            except SQLAlchemyError as exc:
+            except (OperationalError, InterfaceError) as exc:
+                # The store is unreachable or locked: retry, then spill the batch.
                 log.warning(
                     "recorder.write_failed",
                     attempt=attempt,
@@ -115,7 +119,34 @@ class ExecutionRecorder:
                     error=type(exc).__name__,
                 )
                 time.sleep(0.05 * attempt)
+            except Exception as exc:
+                # The store rejects some record in the batch (bad text, a value
+                # too long): find it instead of losing the batch or the thread.
+                log.error(
+                    "recorder.batch_rejected",
+                    records=len(batch),
+                    error=type(exc).__name__,
+                )
+                self._write_one_by_one(batch)
+                return
         self._spill(batch)
+
+    def _write_one_by_one(self, batch: list[ExecutionRecord]) -> None:
+        """Store each record the store accepts and spill the ones it rejects."""
+        rejected = []
+        for record in batch:
+            try:
+                self._insert([record])
+                self.written += 1
+            except Exception as exc:
+                log.error(
+                    "recorder.record_rejected",
+                    execution_id=record.id,
+                    error=type(exc).__name__,
+                )
+                rejected.append(record)
+        if rejected:
+            self._spill(rejected)
 
     def _insert(self, batch: list[ExecutionRecord]) -> None:
         calls = [row for record in batch for row in record.call_rows()]
@@ -132,14 +163,26 @@ class ExecutionRecorder:
             log.error(
                 "recorder.records_dropped",
                 records=len(batch),
-                fix="set a spill path so failed writes are kept",
+                execution_ids=[record.id for record in batch[:20]],
+                fix="set a spill path so that failed writes are kept",
             )
             return
-        self._spill_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._spill_path.open("a") as spill:
-            for record in batch:
-                row = record.execution_row() | {"calls": record.call_rows()}
-                spill.write(json.dumps(row, default=str) + "\n")
+        try:
+            self._spill_path.parent.mkdir(parents=True, exist_ok=True)
+            with self._spill_path.open(
+                "a", encoding="utf-8", errors="backslashreplace"
+            ) as spill:
+                for record in batch:
+                    row = record.execution_row() | {"calls": record.call_rows()}
+                    spill.write(json.dumps(row, default=str) + "\n")
+        except OSError as exc:
+            log.error(
+                "recorder.spill_failed",
+                records=len(batch),
+                path=str(self._spill_path),
+                error=type(exc).__name__,
+            )
+            return
         self.spilled += len(batch)
         log.error(
             "recorder.records_spilled", records=len(batch), path=str(self._spill_path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -53,13 +53,19 @@ class ExecutionRecord:
 
     def execution_row(self) -> dict[str, Any]:
         """Return the columns of search_executions."""
-        row = asdict(self)
-        del row["calls"]
-        return row
+        # A shallow copy: dataclasses.asdict deep-copies every value, and this
+        # runs for every search on the recorder thread, which shares the GIL.
+        return {name: getattr(self, name) for name in _EXECUTION_COLUMNS}
 
     def call_rows(self) -> list[dict[str, Any]]:
         """Return the rows of vendor_calls."""
-        return [{"execution_id": self.id, **asdict(call)} for call in self.calls]
+        return [
+            {
+                "execution_id": self.id,
+                **{name: getattr(call, name) for name in _CALL_COLUMNS},
+            }
+            for call in self.calls
+        ]
 
     def log_fields(self) -> dict[str, Any]:
         """Return the fields of the structured search event."""
@@ -87,3 +93,7 @@ class ExecutionRecord:
                 "reason": self.route_reason,
             },
         }
+
+
+_EXECUTION_COLUMNS = tuple(f.name for f in fields(ExecutionRecord) if f.name != "calls")
+_CALL_COLUMNS = tuple(f.name for f in fields(CallRecord))

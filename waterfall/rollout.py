@@ -27,6 +27,7 @@ from waterfall.store.models import RolloutStage
 log = get_logger("rollout")
 
 OPEN_STATUSES = ("monitoring", "awaiting_approval")
+MAX_ACTOR_CHARS = 128  # the width of rollout_history.changed_by
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,11 @@ def set_percentage(
         )
     if not reason.strip():
         raise RolloutError("a reason is required: say why the percentage changes")
+    if not actor.strip() or len(actor) > MAX_ACTOR_CHARS:
+        raise RolloutError(
+            f"actor {actor[:40]!r} is invalid: give a name of 1 to {MAX_ACTOR_CHARS} "
+            "characters"
+        )
     with store.session() as session:
         old = repo.set_percentage(session, rollout_name, percentage, actor, reason, now)
     log.info(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass
+
+from waterfall.errors import InvalidRequestError
 
 STANDARD = "standard"
 OPTIMIZED = "optimized"
@@ -26,9 +29,35 @@ def bucket(salt: str, subject_id: str) -> float:
     return int.from_bytes(digest, "big") / _HASH_SPACE * 100.0
 
 
+MAX_SUBJECT_CHARS = 128  # the width of search_executions.subject_id
+
+
+def normalise_subject(subject_id: str) -> str:
+    """Return the subject id in Unicode NFC, rejecting ids that cannot be routed.
+
+    NFC makes the same id typed on two systems ("José" precomposed or with a
+    combining accent) land in the same bucket.
+    """
+    normalised = unicodedata.normalize("NFC", subject_id.strip())
+    if not normalised:
+        raise InvalidRequestError("subject id is empty: pass the user or session id")
+    if len(normalised) > MAX_SUBJECT_CHARS:
+        raise InvalidRequestError(
+            f"subject id has {len(normalised)} characters; the maximum is "
+            f"{MAX_SUBJECT_CHARS}: pass the user or session id, not free text"
+        )
+    try:
+        normalised.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequestError(
+            "subject id is not valid UTF-8 text: check the terminal's encoding"
+        ) from exc
+    return normalised
+
+
 @dataclass(frozen=True)
 class RouteDecision:
-    """Which config a subject gets, and why."""
+    """The config a subject is routed to, with the reason."""
 
     subject_id: str
     bucket: float

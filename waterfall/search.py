@@ -12,11 +12,12 @@ from sqlalchemy import select
 
 from vendors.protocol import ContactProfile, SearchQuery, VendorAdapter
 from waterfall.clock import Clock
+from waterfall.errors import InvalidRequestError
 from waterfall.executor import ExecutionResult, WaterfallExecutor
 from waterfall.logging import get_logger
 from waterfall.recorder import ExecutionRecorder
 from waterfall.records import ExecutionRecord
-from waterfall.routing import RouteDecision, route
+from waterfall.routing import RouteDecision, normalise_subject, route
 from waterfall.store import Store
 from waterfall.store.models import RolloutState
 from waterfall.store.repository import load_waterfall
@@ -26,12 +27,27 @@ log = get_logger("search")
 
 @dataclass(frozen=True)
 class SearchResult:
-    """What a search returns to its caller. `profile` contains PII."""
+    """The result of one search for its caller; `profile` contains PII."""
 
     search_id: str
     decision: RouteDecision
     record: ExecutionRecord
     profile: ContactProfile | None
+
+
+def _check_query(query: SearchQuery) -> None:
+    for field in ("candidate_ref", "first_name", "last_name", "company"):
+        value = getattr(query, field)
+        if not value.strip():
+            raise InvalidRequestError(
+                f"search criterion '{field}' is empty: fill it in"
+            )
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidRequestError(
+                f"search criterion '{field}' is not valid UTF-8 text"
+            ) from exc
 
 
 class ConfigCache:
@@ -73,6 +89,9 @@ class SearchService:
         self._recorder = recorder
         self._rollout_name = rollout_name
         self._configs = ConfigCache(store)
+        # One statement needs no transaction: autocommit saves the BEGIN and
+        # ROLLBACK round trips a pooled connection would add to every search.
+        self._read_engine = store.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._percentage_query = select(RolloutState.percentage).where(
             RolloutState.rollout_name == rollout_name
         )
@@ -85,12 +104,14 @@ class SearchService:
     def _read_percentage(self) -> float:
         # A single-column Core query: this runs on every search, and an ORM
         # session costs several times more.
-        with self._store.engine.connect() as connection:
+        with self._read_engine.connect() as connection:
             value = connection.execute(self._percentage_query).scalar()
         return 0.0 if value is None else float(value)
 
     async def search(self, subject_id: str, query: SearchQuery) -> SearchResult:
         """Run one search on the subject's config, then log and record it."""
+        subject_id = normalise_subject(subject_id)
+        _check_query(query)
         decision = self.decide(subject_id)
         vendors = self._configs.vendors(decision.config_name)
         result = await self._executor.execute(

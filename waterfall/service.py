@@ -53,7 +53,9 @@ def build_stack(
     override = base_url_override or runtime.settings.vendor_base_url
     adapters: dict[str, VendorAdapter] = dict(build_adapters(vendors, override))
     recorder = ExecutionRecorder(
-        runtime.store, runtime.settings.recorder_batch_size, spill_path=spill_path
+        runtime.store,
+        runtime.settings.recorder_batch_size,
+        spill_path=spill_path or runtime.settings.spill_path,
     )
     service = SearchService(
         runtime.store, adapters, recorder, runtime.clock, runtime.plan.rollout_name

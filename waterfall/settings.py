@@ -16,7 +16,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WATERFALL_", extra="ignore")
 
     database_url: str = Field(
-        default="sqlite:///.waterfall/waterfall.db",
+        default=f"sqlite:///{PROJECT_ROOT / '.waterfall' / 'waterfall.db'}",
         description="SQLAlchemy URL of the store, e.g. postgresql+psycopg://host/db",
     )
     config_dir: Path = Field(
@@ -46,6 +46,10 @@ class Settings(BaseSettings):
         default=1.0,
         description="Factor applied to the simulator's vendor latencies (1.0 = as "
         "profiled; the demo uses a small factor to run days of traffic quickly)",
+    )
+    spill_path: Path = Field(
+        default=PROJECT_ROOT / ".waterfall" / "spill" / "executions.jsonl",
+        description="JSON-lines file that keeps execution records the store rejected",
     )
     log_level: str = Field(default="INFO", description="Minimum level of log events")
     log_json: bool = Field(default=True, description="Render log events as JSON")

@@ -45,14 +45,14 @@ class TestRolloutCommands:
     def test_set_then_status_shows_percentage_and_reason(self, cli: CliRunner) -> None:
         run(cli, "rollout", "set", "25", "--reason", "first look", "--actor", "alice")
         status = run(cli, "rollout", "status")
-        assert "25% on 'optimized'" in status
+        assert "25% of subjects on 'optimized'" in status
         assert "by alice: first look" in status
 
     def test_rollback_returns_to_zero(self, cli: CliRunner) -> None:
         run(cli, "rollout", "set", "50", "--reason", "half")
         output = run(cli, "rollout", "rollback", "--reason", "bounces up")
         assert "at 0%" in output
-        assert "0% on 'optimized'" in run(cli, "rollout", "status")
+        assert "0% of subjects on 'optimized'" in run(cli, "rollout", "status")
 
     def test_set_without_reason_is_rejected(self, cli: CliRunner) -> None:
         result = cli.invoke(main, ["rollout", "set", "25"])
@@ -142,3 +142,69 @@ class TestMetricsCommand:
         data = json.loads(run(cli, "metrics", "--json"))
         configs = {row["config_name"] for row in data["configs"]}
         assert configs == {"standard", "optimized"}
+
+
+def run_entry_point(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
+    """Run the installed entry point in-process and return its exit code."""
+    from waterfall.cli import run as entry_point
+
+    monkeypatch.setattr("sys.argv", ["waterfall", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        entry_point()
+    return int(exit_info.value.code or 0)
+
+
+class TestErrorsWithoutTraceback:
+    def test_uninitialised_store_says_to_run_init(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        monkeypatch.setenv(
+            "WATERFALL_DATABASE_URL", f"sqlite:///{tmp_path / 'none.db'}"
+        )
+        code = run_entry_point(["rollout", "status"], monkeypatch)
+        error = capsys.readouterr().err
+        assert code == 2
+        assert "no such table" in error
+        assert "run `waterfall init`" in error
+        assert "Traceback" not in error
+
+    def test_unreachable_postgres_is_reported(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        url = "postgresql://postgres:secret@127.0.0.1:1/none"
+        monkeypatch.setenv("WATERFALL_DATABASE_URL", url)
+        code = run_entry_point(["route", "user-1"], monkeypatch)
+        error = capsys.readouterr().err
+        assert code == 2
+        assert "secret" not in error
+        assert "127.0.0.1:1" in error
+
+    def test_empty_subject_is_rejected(
+        self,
+        cli: CliRunner,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        code = run_entry_point(["route", " "], monkeypatch)
+        assert code == 2
+        assert "subject id is empty" in capsys.readouterr().err
+
+    def test_negative_metrics_window_is_rejected(self, cli: CliRunner) -> None:
+        result = cli.invoke(main, ["metrics", "--days", "-5"])
+        assert result.exit_code == 2
+        assert "--days" in result.output
+
+
+class TestSubjectNormalisation:
+    def test_composed_and_decomposed_ids_route_alike(self, cli: CliRunner) -> None:
+        composed = json.loads(run(cli, "route", "Jos\u00e9"))
+        decomposed = json.loads(run(cli, "route", "Jose\u0301"))
+        assert composed["bucket"] == decomposed["bucket"]
+
+    def test_overlong_subject_is_rejected(self, cli: CliRunner) -> None:
+        result = cli.invoke(main, ["route", "u" * 129])
+        assert result.exit_code != 0
+        assert "maximum is 128" in str(result.exception)
