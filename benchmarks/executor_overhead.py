@@ -118,7 +118,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--searches", type=int, default=5000)
     parser.add_argument(
-        "--database-url", default=None, help="Store to use (default: a new SQLite file)"
+        "--postgres-server",
+        default=None,
+        help="PostgreSQL server URL; the benchmark creates and drops its own "
+        "database there (default: a new SQLite file)",
     )
     args = parser.parse_args()
     configure_logging("INFO", json=True, stream=io.StringIO())

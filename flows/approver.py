@@ -62,7 +62,7 @@ class DemoApprover:
         answer = {
             "decision": self.decision,
             "approver": self.name,
-            "comment": f"{self.decision} given automatically, not by a person",
+            "comment": f"{self.decision}: answered automatically, not by a person",
         }
         try:
             resume_flow_run(flow_run_id, run_input=answer)

@@ -36,7 +36,7 @@ DEMO_APPROVER = "demo-approver (automatic, demo only)"
 # Vendor latencies are slept at this fraction so that three weeks of traffic
 # fit in minutes; reported latencies are measured wall times at this scale.
 LATENCY_SCALE = 0.02
-# Timeouts shrink with the latencies: a vendor that hangs holds the simulated
+# Timeouts shrink with the latencies: a vendor that hangs blocks the simulated
 # hour for VENDOR_TIMEOUT_S instead of the catalog's seconds.
 VENDOR_TIMEOUT_S = 0.5
 SIMULATED_HANG_S = 1.0
@@ -47,7 +47,7 @@ MAX_SIMULATED_DAYS = 60
 
 @dataclass(frozen=True)
 class DemoOptions:
-    """Where the demo writes and how much traffic it simulates."""
+    """The demo's output folder and the amount of traffic it simulates."""
 
     output: Path
     users: int = 2000

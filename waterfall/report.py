@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from waterfall.metrics import config_metrics, load_window, vendor_metrics
+from waterfall.metrics import config_metrics, load_window, records, vendor_metrics
 from waterfall.rollout import StageView
 from waterfall.runtime import Runtime
 from waterfall.store import repository as repo
@@ -130,6 +130,7 @@ def build_demo_report(
     report.data = {
         "window": {"start": start.isoformat(), "end": now.isoformat()},
         "summary": json.loads(summary.to_json(orient="records")),
+        "configs": records(configs.reset_index()),
         "steps": json.loads(steps.to_json(orient="records")),
         "gate_results": [o.get("gate") for o in outcomes if o.get("gate")],
         "outcomes": outcomes,
@@ -216,18 +217,33 @@ def _cell(name: str, value: float) -> str:
 
 def _change(name: str, before: float, after: float) -> str:
     if "accuracy" in name or "rate" in name:
-        return f"{(after - before) * 100:+.1f} pts"
+        # From the rounded figures, so that the column adds up as printed.
+        points = round(after * 100, 1) - round(before * 100, 1)
+        return f"{points:+.1f} pts"
     if name == "searches":
         return ""
     return f"{after / before - 1:+.1%}"
 
 
 def _notes(treatment: pd.Series, vendors: pd.DataFrame, plan: Any) -> list[str]:
+    forecast = plan.threshold("cost_per_search", "forecast_usd")
+    ratio = plan.threshold("cost_per_search", "max_ratio_to_forecast")
     notes = [
         "p95 latency is wall time against the simulator, whose vendor latencies "
         "are scaled down so the demo runs in minutes; compare the two columns, "
-        "not the absolute values"
+        "not the absolute values",
+        f"the cost target above is the business goal against standard; each "
+        f"step's gate checks cost per search against the forecast instead "
+        f"({forecast:.2f} USD, at most {ratio:g} times that)",
+        "at 100 % no subject is on standard, so that step compares against the "
+        "standard arm of the previous step's window and its split test is n/a",
     ]
+    if not plan.is_gating("first_hit_issue_rate"):
+        notes.append(
+            "the first-hit issue rate is observe-only in the rollout plan "
+            "(gates.first_hit_issue_rate.gating: false): it is reported at every "
+            "step but does not block one"
+        )
     target = plan.targets.first_hit_issue_rate_max
     if treatment["first_hit_issue_rate"] >= target:
         first = _first_vendor_quality(vendors, plan)
@@ -259,17 +275,17 @@ def _steps_table(runtime: Runtime) -> pd.DataFrame:
                 (c for c in gate.get("checks", []) if c["name"] == "sample_ratio"), {}
             )
             sizes = gate.get("sample_sizes", {})
+            full = stage.percentage >= 100  # its control arm is the previous window's
+            searches = sizes.get("treatment_searches", 0)
+            if not full:
+                searches += sizes.get("control_searches", 0)
             rows.append(
                 {
                     "step": f"{stage.percentage:g}%",
                     "window": f"{stage.window_start:%m-%d} to {stage.window_end:%m-%d}",
-                    "searches": sum(
-                        v
-                        for k, v in sizes.items()
-                        if k.endswith("searches") and "feedback" not in k
-                    ),
+                    "searches": searches,
                     "optimized share": _share(srm.get("observed"), stage.percentage),
-                    "SRM p-value": _fmt(srm.get("compared_value")),
+                    "SRM p-value": "n/a" if full else _fmt(srm.get("compared_value")),
                     "gate": stage.gate_verdict or "-",
                     "status": stage.status,
                     "approver": stage.approver or "-",

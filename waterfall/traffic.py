@@ -75,7 +75,7 @@ class TrafficShape:
 
 @dataclass(frozen=True)
 class DayStats:
-    """What one simulated day produced."""
+    """Counts of one simulated day."""
 
     searches: int
     hits: int

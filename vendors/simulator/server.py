@@ -147,4 +147,7 @@ def run_simulator(
         seed=seed,
         vendors=list(profiles),
     )
-    uvicorn.run(app, host=host, port=port, log_level="info", lifespan="off")
+    # No access log: request lines carry candidates' names in query strings.
+    uvicorn.run(
+        app, host=host, port=port, log_level="info", lifespan="off", access_log=False
+    )

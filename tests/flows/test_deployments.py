@@ -1,0 +1,34 @@
+"""Deployment definitions: names, schedules and parameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from deployments.serve import ROLLOUT_EVALUATION_CRON, build_deployments
+
+
+class TestDeployments:
+    def test_serve_builds_the_three_deployments(self) -> None:
+        names = {(d.flow_name, d.name) for d in build_deployments()}
+        assert names == {
+            ("rollout", "hourly"),
+            ("rollout-step", "manual"),
+            ("rollback", "manual"),
+        }
+
+    def test_rollout_runs_hourly(self) -> None:
+        hourly = next(d for d in build_deployments() if d.name == "hourly")
+        assert hourly.schedules[0].schedule.cron == ROLLOUT_EVALUATION_CRON
+
+    def test_work_pool_file_matches_serve(self) -> None:
+        data = yaml.safe_load(Path("prefect.yaml").read_text())
+        entries = {
+            (d["entrypoint"].split(":")[1], d["name"]) for d in data["deployments"]
+        }
+        assert entries == {
+            ("rollout", "hourly"),
+            ("rollout_step", "manual"),
+            ("rollback", "manual"),
+        }
