@@ -1,10 +1,11 @@
 """Serve every flow of the project with its schedule from one process.
 
 Run `python -m deployments.serve` next to a Prefect server (PREFECT_API_URL
-set). The `rollout` deployment runs hourly: each run judges the current
-step once its monitoring window has passed and otherwise returns at once,
-so no run holds a worker for a window. `rollout-step` and `rollback` have no
-schedule; people trigger them from the Prefect UI with their parameters.
+set). `rollout-step/hourly` runs every hour: each run starts the next step,
+or judges the current one once its monitoring window has passed, and
+otherwise returns at once, so no run keeps a worker for a window. Waiting
+for approval it suspends, which also frees the worker. The other
+deployments have no schedule; people trigger them from the Prefect UI.
 """
 
 from __future__ import annotations
@@ -21,17 +22,23 @@ ROLLOUT_EVALUATION_CRON = "0 * * * *"  # hourly: windows last days, an hour late
 def build_deployments() -> list[Any]:
     """Return the deployments with their schedules and default parameters."""
     return [
-        rollout.to_deployment(
+        rollout_step.to_deployment(
             name="hourly",
             cron=ROLLOUT_EVALUATION_CRON,
-            parameters={"force": False, "actor": "prefect schedule"},
-            description="Judge finished step windows and start the next step.",
+            parameters={"step": None, "force": False, "actor": "prefect schedule"},
+            description="Start the next step, or judge its finished window.",
             tags=["rollout"],
         ),
         rollout_step.to_deployment(
             name="manual",
             parameters={"step": 10.0, "force": False, "actor": "prefect ui"},
             description="Run one step; force=true skips the previous-step check.",
+            tags=["rollout"],
+        ),
+        rollout.to_deployment(
+            name="manual",
+            parameters={"force": False, "actor": "prefect ui"},
+            description="Run the plan's steps in order until one is not approved.",
             tags=["rollout"],
         ),
         rollback.to_deployment(

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from prefect import flow
 from prefect.context import get_run_context
 from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import pause_flow_run
+from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
 
 from tasks.rollout import (
@@ -25,6 +25,7 @@ from tasks.rollout import (
     record_decision,
     roll_back,
     stage_dict,
+    stored_evaluation,
 )
 from waterfall.report import approval_description
 from waterfall.rollout import StageView
@@ -41,11 +42,19 @@ class ApprovalInput(RunInput):
     comment: str = ""
 
 
-@flow(name="rollout-step")
+@flow(name="rollout-step", persist_result=True)
 def rollout_step(
-    step: float, force: bool = False, actor: str = "prefect"
+    step: float | None = None, force: bool = False, actor: str = "prefect"
 ) -> dict[str, Any]:
-    """Run one rollout step: start it, or judge its finished window and decide."""
+    """Run one rollout step: start it, or judge its finished window and decide.
+
+    With no step, it runs the plan's first step not approved since the last
+    rollback, which is what the hourly deployment does.
+    """
+    if step is None:
+        step = _next_step()
+        if step is None:
+            return {"step": None, "status": "complete", "detail": "every step approved"}
     stage = begin_step(step, force, actor, _flow_run_id())
     now = get_runtime().clock.now()
     if stage.status == "monitoring" and now < stage.window_end:
@@ -55,9 +64,9 @@ def rollout_step(
     if stage.status == "monitoring":
         evaluation = evaluate_stage(stage)
         return _act_on_verdict(stage, evaluation)
-    return _ask_for_approval(
-        stage, {"verdict": stage.gate_verdict or "pass", "gate": {}}
-    )
+    # The stage already waits for a decision: this run resumed after a suspend,
+    # or replaces a paused run that died. Ask again with the stored evaluation.
+    return _ask_for_approval(stage, stored_evaluation(stage))
 
 
 def _act_on_verdict(stage: StageView, evaluation: dict[str, Any]) -> dict[str, Any]:
@@ -84,11 +93,7 @@ def _ask_for_approval(stage: StageView, evaluation: dict[str, Any]) -> dict[str,
         description=approval_description(stage, evaluation), comment=""
     )
     try:
-        answer = pause_flow_run(
-            wait_for_input=form,
-            timeout=settings.approval_timeout_s,
-            poll_interval=settings.approval_poll_interval_s,
-        )
+        answer = _wait_for_decision(stage, form)
     except FlowPauseTimeout:
         reason = f"no decision within {settings.approval_timeout_s} s: holding"
         stage = record_decision(stage, "approval_timed_out", "none", "nobody", reason)
@@ -104,6 +109,36 @@ def _ask_for_approval(stage: StageView, evaluation: dict[str, Any]) -> dict[str,
         stage, "rejected", "reject", answer.approver, answer.comment
     )
     return _outcome(stage, "rejected", reason, evaluation)
+
+
+def _wait_for_decision(stage: StageView, form: Any) -> ApprovalInput:
+    """Pause, or suspend when the run comes from a deployment.
+
+    A paused run keeps its process, and so its worker slot, until someone
+    answers. A deployment run can suspend instead: its process exits, and on
+    resume the run starts again from the top, finds the stage awaiting a
+    decision, and the same pause key returns the input that was given.
+    """
+    settings = get_runtime().settings
+    key = f"approval-stage-{stage.id}"
+    if _deployment_id() is not None:
+        answer = suspend_flow_run(
+            wait_for_input=form, timeout=settings.approval_timeout_s, key=key
+        )
+    else:
+        answer = pause_flow_run(
+            wait_for_input=form,
+            timeout=settings.approval_timeout_s,
+            poll_interval=settings.approval_poll_interval_s,
+            key=key,
+        )
+    return answer  # type: ignore[no-any-return]
+
+
+def _next_step() -> float | None:
+    statuses = read_stage_statuses()
+    pending = [s for s in get_runtime().plan.steps if statuses.get(s) != "approved"]
+    return pending[0] if pending else None
 
 
 @flow(name="rollout")
@@ -131,6 +166,13 @@ def rollback(reason: str, actor: str = "prefect") -> dict[str, Any]:
         "reason": reason,
         "actor": actor,
     }
+
+
+def _deployment_id() -> str | None:
+    context = get_run_context()
+    flow_run = getattr(context, "flow_run", None)
+    deployment = None if flow_run is None else flow_run.deployment_id
+    return None if deployment is None else str(deployment)
 
 
 def _flow_run_id() -> str | None:

@@ -15,6 +15,7 @@ from waterfall.metrics import load_window, metrics_json
 from waterfall.rollout import StageView
 from waterfall.runtime import get_runtime
 from waterfall.store import repository as repo
+from waterfall.store.models import RolloutStage
 
 # Every task here changes or reads live state, so none may be served from cache.
 
@@ -67,6 +68,19 @@ def _baseline_window(stage: StageView, now: datetime) -> Any:
             return None
         start, end = earlier.window_start, earlier.window_end
     return load_window(runtime.store, start, end, as_of=now)
+
+
+@task(name="stored-evaluation", cache_policy=NO_CACHE)
+def stored_evaluation(stage: StageView) -> dict[str, Any]:
+    """Return the verdict, gate results and metrics stored on a stage."""
+    runtime = get_runtime()
+    with runtime.store.session() as session:
+        record = session.get_one(RolloutStage, stage.id)
+        return {
+            "verdict": record.gate_verdict or "pass",
+            "gate": record.gate_results or {},
+            "metrics": record.metrics or {},
+        }
 
 
 @task(name="extend-window", cache_policy=NO_CACHE)

@@ -10,7 +10,7 @@ from deployments.serve import ROLLOUT_EVALUATION_CRON, build_deployments
 
 
 class TestDeployments:
-    def test_serve_builds_the_three_deployments(self) -> None:
+    def test_serve_builds_every_deployment(self) -> None:
         names = {(d.flow_name, d.name) for d in build_deployments()}
         assert names == {
             ("rollout", "hourly"),
@@ -21,6 +21,7 @@ class TestDeployments:
     def test_rollout_runs_hourly(self) -> None:
         hourly = next(d for d in build_deployments() if d.name == "hourly")
         assert hourly.schedules[0].schedule.cron == ROLLOUT_EVALUATION_CRON
+        assert hourly.parameters["step"] is None
 
     def test_work_pool_file_matches_serve(self) -> None:
         data = yaml.safe_load(Path("prefect.yaml").read_text())

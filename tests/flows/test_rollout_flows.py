@@ -6,6 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.deployments import run_deployment
+from prefect.exceptions import Pause
+from prefect.flow_engine import run_flow
+from prefect.flow_runs import resume_flow_run
 
 from flows.approver import DemoApprover
 from flows.rollout import rollback, rollout, rollout_step
@@ -117,3 +122,44 @@ class TestRolloutParent:
         assert result["stages_closed"] == 1
         assert percentage(rollout_env) == 0
         assert stage_status(rollout_env, 10) == "rolled_back"
+
+
+class TestSuspendFromDeployment:
+    def test_deployment_run_suspends_then_resumes(
+        self, rollout_env: RolloutEnv
+    ) -> None:
+        rollout_step(10.0)
+        rollout_env.run_days(2)
+        rollout_env.wait_for_feedback()
+        rollout_step.to_deployment(name="suspend-test").apply()
+        created = run_deployment(
+            "rollout-step/suspend-test", parameters={"step": 10.0}, timeout=0
+        )
+
+        # A worker would run this in a process that exits on suspend.
+        with pytest.raises(Pause):
+            run_flow(
+                rollout_step, flow_run=read_run(created.id), parameters={"step": 10.0}
+            )
+        suspended = read_run(created.id)
+        waiting = stage_status(rollout_env, 10)
+
+        resume_flow_run(created.id, run_input={"decision": "approve", "approver": "pm"})
+        outcome = run_flow(
+            rollout_step, flow_run=read_run(created.id), parameters={"step": 10.0}
+        )
+
+        assert suspended.state.name == "Suspended"
+        assert waiting == "awaiting_approval"
+        assert outcome["status"] == "approved"
+        assert outcome["stage"]["approver"] == "pm"
+
+    def test_step_none_runs_the_next_step(self, rollout_env: RolloutEnv) -> None:
+        outcome = rollout_step(None)
+        assert outcome["step"] == 10
+        assert outcome["status"] == "monitoring"
+
+
+def read_run(flow_run_id):
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(flow_run_id)
