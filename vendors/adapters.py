@@ -22,7 +22,8 @@ from waterfall.logging import get_logger
 
 log = get_logger("vendors.adapters")
 
-# Longest id, email or phone accepted from a vendor; the store's columns hold 128.
+# Maximum length of an id, email or phone accepted from a vendor; the store's
+# columns are 128 characters wide.
 MAX_FIELD_CHARS = 128
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 
 class Outcome(enum.StrEnum):
-    """What one vendor call came to; only HIT stops the waterfall."""
+    """The outcome of one vendor call; only HIT stops the waterfall."""
 
     HIT = "hit"
     MISS = "miss"
@@ -29,7 +30,7 @@ class Outcome(enum.StrEnum):
 
 @dataclass(frozen=True)
 class SearchQuery:
-    """What a recruiter searches for: one candidate."""
+    """The criteria of one search: one candidate."""
 
     candidate_ref: str  # stable, non-PII id of the candidate (a hash)
     first_name: str
@@ -42,10 +43,21 @@ class SearchQuery:
         """Return the criteria safe to log and store: no names, emails or phones."""
         return {
             "candidate_ref": self.candidate_ref,
-            "company": self.company,
-            "title": self.title,
-            "country": self.country,
+            "company": _scrub(self.company),
+            "title": _scrub(self.title),
+            "country": _scrub(self.country),
         }
+
+
+# Free-text criteria should hold a company, title or country, but a caller
+# can type an email or a phone number into any field.
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+")
+_PHONE = re.compile(r"\+?\d[\d ().-]{6,}\d")
+
+
+def _scrub(value: str) -> str:
+    """Replace anything shaped like an email or a phone number."""
+    return _PHONE.sub("[removed]", _EMAIL.sub("[removed]", value))
 
 
 @dataclass(frozen=True)

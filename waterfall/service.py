@@ -63,11 +63,16 @@ def build_stack(
     return SearchStack(adapters, recorder, service)
 
 
-def candidate_ref(first_name: str, last_name: str, company: str) -> str:
-    """Derive a stable, non-reversible candidate id from the search criteria."""
+def candidate_ref(first_name: str, last_name: str, company: str, key: str) -> str:
+    """Derive a stable candidate id from the criteria, keyed so it cannot be reversed.
+
+    An unkeyed hash of a name and a company could be reversed by hashing
+    lists of names; the key (a secret setting) prevents that.
+    """
     parts = (first_name, last_name, company)
-    key = "|".join(part.strip().lower() for part in parts)
-    return "cand-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    text = "|".join(part.strip().lower() for part in parts)
+    digest = hashlib.blake2b(text.encode(), key=key.encode()[:64], digest_size=8)
+    return "cand-" + digest.hexdigest()
 
 
 async def run_single_search(
@@ -81,8 +86,9 @@ async def run_single_search(
 ) -> dict[str, Any]:
     """Run one search and return the record and the contact found, as JSON data."""
     stack = build_stack(runtime)
+    key = runtime.settings.candidate_ref_key.get_secret_value()
     query = SearchQuery(
-        candidate_ref(first_name, last_name, company),
+        candidate_ref(first_name, last_name, company, key),
         first_name,
         last_name,
         company,

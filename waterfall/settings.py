@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         default=None,
         description="Base URL of the vendor APIs; overrides each vendor's base_url, "
         "used to point every adapter at the simulator",
+    )
+    candidate_ref_key: SecretStr = Field(
+        default=SecretStr("development-only-key"),
+        description="Secret key of the candidate reference hash; set a random "
+        "value in production so that references cannot be reversed",
     )
     vendor_timeout_s: float | None = Field(
         default=None,

@@ -68,3 +68,16 @@ class TestSearchEvent:
         event = next(e for e in events if e["event"] == "search.executed")
         assert event["level"] == "error"
         assert event["error_occurred"] is True
+
+
+class TestFreeTextScrubbing:
+    def test_email_and_phone_in_free_text_are_removed(self) -> None:
+        from vendors.protocol import SearchQuery
+
+        query = SearchQuery(
+            "cand-1", "Jane", "Doe", "jane@example.com", "Call +1 (202) 555-0199", "US"
+        )
+        criteria = query.sanitized()
+        assert criteria["company"] == "[removed]"
+        assert criteria["title"] == "Call [removed]"
+        assert criteria["country"] == "US"
