@@ -13,8 +13,9 @@ class TestDeployments:
     def test_serve_builds_every_deployment(self) -> None:
         names = {(d.flow_name, d.name) for d in build_deployments()}
         assert names == {
-            ("rollout", "hourly"),
+            ("rollout-step", "hourly"),
             ("rollout-step", "manual"),
+            ("rollout", "manual"),
             ("rollback", "manual"),
         }
 
@@ -29,7 +30,8 @@ class TestDeployments:
             (d["entrypoint"].split(":")[1], d["name"]) for d in data["deployments"]
         }
         assert entries == {
-            ("rollout", "hourly"),
+            ("rollout_step", "hourly"),
             ("rollout_step", "manual"),
+            ("rollout", "manual"),
             ("rollback", "manual"),
         }
