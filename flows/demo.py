@@ -192,7 +192,10 @@ def _events_to(path: Path, level: str) -> Iterator[None]:
 def _quiet_library_logs() -> None:
     # Flow-run lines stay on the terminal; per-task lines and Great
     # Expectations' notices would bury the progress lines.
-    for name in ("prefect.task_runs", "great_expectations"):
+    import great_expectations  # noqa: F401  # sets some of its loggers to INFO
+
+    names = [n for n in logging.root.manager.loggerDict if n.startswith("great_exp")]
+    for name in ["prefect.task_runs", *names]:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

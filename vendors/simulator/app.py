@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from scipy.special import gammaincinv, ndtri
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
@@ -149,6 +149,10 @@ class VendorEndpoint:
         """Reply to one search as the vendor would: fault, error, hit or miss."""
         try:
             call = await self._read_call(request)
+        except ClientDisconnect:
+            # The client gave up (its deadline passed) before the body arrived.
+            log.info("simulator.client_disconnected", vendor=self.profile.name)
+            return Response(status_code=499)
         except ValueError as exc:
             log.warning(
                 "simulator.bad_request", vendor=self.profile.name, error=str(exc)

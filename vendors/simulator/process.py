@@ -18,6 +18,7 @@ import httpx
 from vendors.simulator.profiles import load_profiles
 from vendors.simulator.server import SimulatorServer
 from waterfall.clock import SharedClock
+from waterfall.logging import configure_logging
 
 START_TIMEOUT_S = 30.0
 
@@ -31,6 +32,8 @@ def _serve(
     ports: Any,
     stop: Any,
 ) -> None:
+    # The child's routine events would interleave with the parent's progress.
+    configure_logging("WARNING")
     profiles = load_profiles(profiles_path)
     if hang_s is not None:
         profiles = {name: replace(p, hang_s=hang_s) for name, p in profiles.items()}
