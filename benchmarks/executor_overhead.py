@@ -1,6 +1,6 @@
 """Measure the search path's own overhead and the routing rate.
 
-Vendor time is excluded: every vendor is an in-memory adapter that answers
+Vendor time is excluded: every vendor is an in-memory adapter that replies
 at once (four misses, then a hit at position 5 of "standard"), so what is
 timed is routing (with the percentage read from the store), the executor's
 bookkeeping, the JSON log event and handing the record to the recorder.
@@ -23,8 +23,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
 from vendors.protocol import ContactProfile, Outcome, SearchQuery, VendorResponse
 from waterfall.bootstrap import init_store
 from waterfall.clock import SimulatedClock
@@ -34,13 +32,13 @@ from waterfall.routing import route
 from waterfall.search import SearchService
 from waterfall.settings import Settings
 from waterfall.store import Store
-from waterfall.store.db import normalise_url
+from waterfall.store.db import scratch_postgres_database
 
 NAMES = ["Vendor_D", "Vendor_B", "Vendor_A", "Vendor_C", "Cognism", "Vendor_E"]
 
 
 class InstantAdapter:
-    """Answers without I/O, so the timing holds no vendor time."""
+    """A vendor that replies without I/O, so the timing contains no vendor time."""
 
     def __init__(self, name: str, hit: bool, now: datetime) -> None:
         self.name = name
@@ -102,16 +100,8 @@ def _database(server: str | None, folder: str) -> Iterator[str]:
     if server is None:
         yield f"sqlite:///{Path(folder) / 'bench.db'}"
         return
-    name = f"waterfall_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(normalise_url(server), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield normalise_url(server).rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres_database(server, "waterfall_bench") as url:
+        yield url
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""An automatic approver for the demo and tests: answers every paused step.
+"""An automatic approver for the demo and tests: it decides every paused step.
 
 It exists so that `make demo` can run unattended. Its name is written into
 every stage it decides, so its decision is never mistaken for a person's.

@@ -1,6 +1,6 @@
 """The rollout: one flow run per percentage step, and a parent that chains them.
 
-A step never holds a worker for its monitoring window. Its first run opens
+A step never keeps a worker busy for its monitoring window. Its first run opens
 the stage and sets the percentage, then ends in "monitoring". A later run
 (from the schedule in deployments/, or the demo after simulated days) finds
 the window elapsed, judges it, and either rolls back, extends the window, or
@@ -115,7 +115,7 @@ def _wait_for_decision(stage: StageView, form: Any) -> ApprovalInput:
     """Pause, or suspend when the run comes from a deployment.
 
     A paused run keeps its process, and so its worker slot, until someone
-    answers. A deployment run can suspend instead: its process exits, and on
+    decides. A deployment run can suspend instead: its process exits, and on
     resume the run starts again from the top, finds the stage awaiting a
     decision, and the same pause key returns the input that was given.
     """

@@ -54,7 +54,7 @@ def evaluate_stage(stage: StageView) -> dict[str, Any]:
 
 
 def _baseline_window(stage: StageView, now: datetime) -> Any:
-    # At 100 % nobody is on the control config, so the comparison uses the
+    # At 100 % no subject is on the control config, so the comparison uses the
     # previous step's window as the control baseline.
     runtime = get_runtime()
     if stage.percentage < 100:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from waterfall.clock import SimulatedClock
 from waterfall.store import Store
+from waterfall.store.db import scratch_postgres_database
 
 POSTGRES_URL = os.environ.get("WATERFALL_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("WATERFALL_TEST_REDIS_URL")
@@ -41,32 +40,15 @@ def _store_params() -> list[object]:
     return params
 
 
-def _postgres_database() -> Iterator[str]:
-    """Create a uniquely named PostgreSQL database and drop it afterwards."""
-    assert POSTGRES_URL is not None
-    name = f"waterfall_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_psycopg(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield _psycopg(POSTGRES_URL).rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def _psycopg(url: str) -> str:
-    return "postgresql+psycopg://" + url.split("://", 1)[1]
-
-
 @pytest.fixture(params=_store_params())
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """URL of an empty database: SQLite file, or a fresh PostgreSQL database."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'waterfall.db'}"
     else:
-        yield from _postgres_database()
+        assert POSTGRES_URL is not None
+        with scratch_postgres_database(POSTGRES_URL, "waterfall_test") as url:
+            yield url
 
 
 @pytest.fixture

@@ -97,7 +97,7 @@ class VendorAdapter(Protocol):
     cost_per_call: float
 
     async def lookup(self, query: SearchQuery) -> VendorResponse:
-        """Look the candidate up; never raise for a vendor fault."""
+        """Look the candidate up; a vendor fault is returned as an Outcome."""
         ...
 
     async def aclose(self) -> None: ...

@@ -17,7 +17,7 @@ log = get_logger("bootstrap")
 
 @dataclass(frozen=True)
 class InitSummary:
-    """What `init` loaded."""
+    """Counts and names of what `init` loaded."""
 
     vendors: int
     configs: list[str]

@@ -22,7 +22,7 @@ class SystemClock:
 
 
 class SimulatedClock:
-    """A clock that moves only when told to; safe to share between threads."""
+    """A clock that moves only when advanced or set; safe to share between threads."""
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
@@ -65,8 +65,8 @@ class SharedClock:
     """A simulated clock that other processes read through shared memory.
 
     The demo runs the vendor simulator in a child process so that it uses the
-    second core; both processes must agree on the simulated time, which lives
-    in one multiprocessing.Value of epoch seconds. Pass the clock to the child
+    second core. Both processes must agree on the simulated time, so it is
+    kept in one multiprocessing.Value of epoch seconds. Pass the clock to the child
     as a Process argument.
     """
 

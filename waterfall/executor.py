@@ -26,7 +26,7 @@ FUTURE_TOLERANCE = timedelta(days=1)
 
 log = get_logger("executor")
 
-# Vendors bill an answered request, hit or miss; failed requests (5xx,
+# Vendors bill a request they reply to, hit or miss. Failed requests (5xx,
 # timeouts, 402, 429) return no data and are not billed.
 _BILLED = frozenset({Outcome.HIT, Outcome.MISS})
 
@@ -149,7 +149,7 @@ class WaterfallExecutor:
 
 
 def _checked(response: VendorResponse, started_at: datetime) -> VendorResponse:
-    """Treat a profile verified in the future as a malformed answer."""
+    """Treat a profile verified in the future as a malformed response."""
     if response.outcome is not Outcome.HIT:
         return response
     latest = max(profile.last_verified_at for profile in response.profiles)

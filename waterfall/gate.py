@@ -494,7 +494,7 @@ def _verdict(
 ) -> tuple[str, str]:
     thin_searches, thin_feedback = _thin_arms(plan, treatment, control)
     # Feedback arrives days after a search, so thin feedback silences only the
-    # checks built on it; an error rate or a split can fail without it.
+    # checks built on it. An error rate or a split can fail without it.
     silenced = FEEDBACK_CHECKS if thin_feedback else frozenset()
     failed = [
         c.name

@@ -197,12 +197,18 @@ def _summary_table(
                 "optimized": _cell(name, after),
                 "change": _change(name, before, after),
                 "target": target,
-                "result": "" if met is None else ("pass" if met else "FAIL"),
+                "result": _result_word(met),
             }
             for name, before, after, target, met in rows
         ]
     )
     return table, _notes(treatment, vendors, plan)
+
+
+def _result_word(met: bool | None) -> str:
+    if met is None:
+        return ""
+    return "pass" if met else "FAIL"
 
 
 def _cell(name: str, value: float) -> str:

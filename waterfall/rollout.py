@@ -5,7 +5,7 @@ A step's stage record moves through these statuses:
     monitoring -> awaiting_approval -> approved | rejected
     monitoring -> gate_failed                        (rolled back)
     monitoring -> monitoring                         (window extended once)
-    awaiting_approval -> approval_timed_out          (holds its percentage)
+    awaiting_approval -> approval_timed_out          (keeps its percentage)
     monitoring | awaiting_approval -> rolled_back    (a rollback cancelled it)
 """
 
@@ -205,14 +205,15 @@ def record_evaluation(
     now: datetime,
 ) -> StageView:
     """Store a stage's metrics snapshot and gate results."""
-    with store.session() as session:
-        stage = session.get_one(RolloutStage, stage_id)
-        stage.metrics = metrics
-        stage.gate_results = gate
-        stage.gate_verdict = verdict
-        stage.status = status
-        stage.evaluated_at = now
-        view = StageView.of(stage)
+    view = _update_stage(
+        store,
+        stage_id,
+        metrics=metrics,
+        gate_results=gate,
+        gate_verdict=verdict,
+        status=status,
+        evaluated_at=now,
+    )
     log.info(
         "rollout.gate_evaluated",
         stage_id=stage_id,
@@ -233,14 +234,15 @@ def record_decision(
     now: datetime,
 ) -> StageView:
     """Store the human or automatic decision on a stage."""
-    with store.session() as session:
-        stage = session.get_one(RolloutStage, stage_id)
-        stage.status = status
-        stage.decision = decision
-        stage.approver = approver
-        stage.decision_comment = comment
-        stage.decided_at = now
-        view = StageView.of(stage)
+    view = _update_stage(
+        store,
+        stage_id,
+        status=status,
+        decision=decision,
+        approver=approver,
+        decision_comment=comment,
+        decided_at=now,
+    )
     log.info(
         "rollout.step_decided",
         stage_id=stage_id,
@@ -250,6 +252,15 @@ def record_decision(
         status=status,
     )
     return view
+
+
+def _update_stage(store: Store, stage_id: int, **columns: Any) -> StageView:
+    """Set columns of one stage and return its new state."""
+    with store.session() as session:
+        stage = session.get_one(RolloutStage, stage_id)
+        for name, value in columns.items():
+            setattr(stage, name, value)
+        return StageView.of(stage)
 
 
 def get_stage(store: Store, stage_id: int) -> StageView:

@@ -20,8 +20,8 @@ def bucket(salt: str, subject_id: str) -> float:
     """Map (salt, subject id) to a stable number in [0, 100).
 
     blake2b is keyed by the salt, so two rollouts with different names assign
-    subjects independently; it is stable across processes and Python versions,
-    unlike the built-in hash().
+    subjects independently. Unlike the built-in hash(), it gives the same value
+    in every process and Python version.
     """
     digest = hashlib.blake2b(
         subject_id.encode(), digest_size=8, key=salt.encode()[:64]
@@ -70,7 +70,7 @@ def route(salt: str, subject_id: str, percentage: float) -> RouteDecision:
     """Put the subject on "optimized" when its bucket is below the percentage.
 
     Raising the percentage only adds subjects: a bucket below p stays below
-    any larger p, so nobody moves back to "standard".
+    any larger p, so no subject moves back to "standard".
     """
     if not 0 <= percentage <= 100:
         raise ValueError(f"rollout percentage {percentage} is outside 0..100")

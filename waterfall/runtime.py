@@ -22,7 +22,7 @@ from waterfall.store import Store
 
 @dataclass
 class Runtime:
-    """What the core needs at run time."""
+    """The objects the core needs at run time."""
 
     settings: Settings
     store: Store

@@ -1,7 +1,7 @@
 """Simulated recruiter traffic on a simulated clock, with contact feedback.
 
-This plays the recruiting product for the demo and the tests: recruiters
-search for candidates through the real SearchService, the product emails and
+This plays the recruiting product for the demo and the tests. Recruiters
+search for candidates through the real SearchService. The product emails and
 calls the contacts it got back, and the sending systems' feedback is ingested
 through the same path as a real feedback file.
 """

@@ -113,7 +113,7 @@ def expected_metrics(
 
 
 def _weighted(ordered, shares, per_vendor, key: str) -> float:
-    """Return the share-weighted mean of one vendor figure over answered searches."""
+    """Return the share-weighted mean of one vendor figure over searches with a hit."""
     total = sum(shares)
     if not total:
         return 0.0
