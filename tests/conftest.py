@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh store per test on SQLite and, when set, PostgreSQL."""
+"""Shared fixtures: a fresh store per test on SQLite and, when set, PostgreSQL;
+a mock of the Slack Web API."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from waterfall.clock import SimulatedClock
+from waterfall.slack.mock import MockSlackApi
 from waterfall.store import Store
 from waterfall.store.db import scratch_postgres_database
 
@@ -73,3 +75,20 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
 def clock() -> SimulatedClock:
     """A simulated clock at a fixed start."""
     return SimulatedClock(START)
+
+
+SLACK_TOKEN = "xoxb-test-token-not-real"
+
+
+@pytest.fixture(scope="session")
+def slack_api() -> Iterator[MockSlackApi]:
+    """One mock of the Slack Web API for the session."""
+    with MockSlackApi(SLACK_TOKEN) as api:
+        yield api
+
+
+@pytest.fixture
+def slack(slack_api: MockSlackApi) -> MockSlackApi:
+    """The Slack mock, with no calls recorded yet."""
+    slack_api.reset()
+    return slack_api

@@ -12,12 +12,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from waterfall.clock import Clock, SystemClock
 from waterfall.plan import RolloutPlan, load_plan
 from waterfall.settings import Settings
 from waterfall.store import Store
+
+if TYPE_CHECKING:
+    from waterfall.slack.notifier import Notifier
 
 
 @dataclass
@@ -28,6 +32,15 @@ class Runtime:
     store: Store
     plan: RolloutPlan
     clock: Clock
+    notifier: Notifier | None = field(default=None)
+
+    def slack(self) -> Notifier:
+        """The Slack notifier, built from settings on first use."""
+        if self.notifier is None:
+            from waterfall.slack.notifier import build_notifier
+
+            self.notifier = build_notifier(self.settings)
+        return self.notifier
 
     @classmethod
     def from_settings(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,3 +73,50 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:4200",
         description="Base URL of the Prefect UI, used for links to flow runs",
     )
+    slack_bot_token: SecretStr | None = Field(
+        default=None,
+        description="Bot token (xoxb-...) that posts rollout messages; unset means "
+        "no Slack messages, and approvals go through the Prefect UI only",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        description="Signing secret that authenticates Slack's interaction requests",
+    )
+    slack_bot_token_block: str | None = Field(
+        default=None,
+        description="Name of a Prefect Secret block holding the bot token; used "
+        "when slack_bot_token is unset",
+    )
+    slack_signing_secret_block: str | None = Field(
+        default=None,
+        description="Name of a Prefect Secret block holding the signing secret; "
+        "used when slack_signing_secret is unset",
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/",
+        description="Base URL of the Slack Web API (tests point it at a local mock)",
+    )
+    slack_channel: str = Field(
+        default="#waterfall-rollout",
+        description="Channel that receives approval requests and rollout news",
+    )
+    slack_approvers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Slack user ids allowed to approve or reject a step and to roll "
+        "back from Slack, comma-separated in the environment",
+    )
+    slack_host: str = Field(
+        default="127.0.0.1", description="Interface the Slack endpoint listens on"
+    )
+    slack_port: int = Field(default=3100, description="Port of the Slack endpoint")
+    slack_max_request_age_s: int = Field(
+        default=300,
+        description="Seconds after which a signed Slack request counts as a replay",
+    )
+
+    @field_validator("slack_approvers", mode="before")
+    @classmethod
+    def _split_approvers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
