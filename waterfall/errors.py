@@ -6,7 +6,8 @@ WaterfallError
 ├── InvalidRequestError         a search or command argument is invalid
 ├── NotFoundError               a named vendor, config or stage does not exist
 ├── RolloutError                a rollout change is not allowed
-│   └── StepOrderError          a step started before the previous one completed
+│   ├── StepOrderError          a step started before the previous one completed
+│   └── StepNotWaitingError     a decision arrived for a step no run waits on
 └── StoreError                  the store could not be reached or migrated
 
 Vendor faults are not exceptions: adapters return a VendorResponse whose
@@ -78,6 +79,18 @@ class StepOrderError(RolloutError):
         super().__init__(
             f"step {step}% cannot start: the previous step {previous}% is {state}; "
             f"complete it first or pass force=True to override"
+        )
+
+
+class StepNotWaitingError(RolloutError):
+    """A decision arrived for a step whose flow run no longer waits for one."""
+
+    def __init__(self, flow_run_id: str, state: str) -> None:
+        self.flow_run_id = flow_run_id
+        self.state = state
+        super().__init__(
+            f"flow run {flow_run_id} is {state}, not waiting for a decision: "
+            "run the rollout-step deployment again to ask anew"
         )
 
 

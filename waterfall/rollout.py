@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from waterfall.errors import RolloutError, StepOrderError
+from waterfall.errors import NotFoundError, RolloutError, StepOrderError
 from waterfall.logging import get_logger
 from waterfall.plan import RolloutPlan
 from waterfall.store import Store
@@ -43,6 +43,11 @@ class StageView:
     gate_verdict: str | None
     decision: str | None
     approver: str | None
+    flow_run_id: str | None = None
+    decided_at: datetime | None = None
+    decision_comment: str | None = None
+    slack_channel: str | None = None
+    slack_ts: str | None = None
 
     @classmethod
     def of(cls, stage: RolloutStage) -> StageView:
@@ -56,6 +61,11 @@ class StageView:
             stage.gate_verdict,
             stage.decision,
             stage.approver,
+            stage.flow_run_id,
+            stage.decided_at,
+            stage.decision_comment,
+            stage.slack_channel,
+            stage.slack_ts,
         )
 
 
@@ -94,8 +104,12 @@ def set_percentage(
 
 def rollback(
     store: Store, rollout_name: str, actor: str, reason: str, now: datetime
-) -> int:
-    """Set the percentage to 0 and close every open stage. Returns stages closed."""
+) -> list[StageView]:
+    """Set the percentage to 0 and close every open stage. Returns those stages.
+
+    The percentage is written first, in its own transaction, so the next
+    search uses the control config even if closing the stages fails.
+    """
     set_percentage(store, rollout_name, 0.0, actor, f"rollback: {reason}", now)
     with store.session() as session:
         open_stages = session.scalars(
@@ -110,14 +124,15 @@ def rollback(
             stage.decision_comment = reason
             stage.approver = stage.approver or actor
             stage.decided_at = now
+        closed = [StageView.of(stage) for stage in open_stages]
     log.warning(
         "rollout.rolled_back",
         rollout=rollout_name,
         actor=actor,
         reason=reason,
-        stages_closed=len(open_stages),
+        stages_closed=len(closed),
     )
-    return len(open_stages)
+    return closed
 
 
 def begin_step(
@@ -132,9 +147,15 @@ def begin_step(
     """Start a step: check the previous one, set the percentage, open a stage.
 
     If the step already has an open stage, that stage is returned unchanged,
-    so a re-run of the step flow is harmless.
+    so a re-run of the step flow is harmless. A flow run that already opened a
+    stage (a suspended run starting again from the top) gets that stage back
+    whatever its status, so a rollback in between is never undone.
     """
     with store.session() as session:
+        if flow_run_id is not None:
+            owned = repo.stage_of_flow_run(session, flow_run_id)
+            if owned is not None:
+                return StageView.of(owned)
         current = repo.latest_stage(session, plan.rollout_name, step)
         if current is not None and current.status in OPEN_STATUSES:
             return StageView.of(current)
@@ -266,4 +287,28 @@ def _update_stage(store: Store, stage_id: int, **columns: Any) -> StageView:
 def get_stage(store: Store, stage_id: int) -> StageView:
     """Return a stage by id."""
     with store.session() as session:
-        return StageView.of(session.get_one(RolloutStage, stage_id))
+        stage = session.get(RolloutStage, stage_id)
+        if stage is None:
+            raise NotFoundError(
+                "rollout stage",
+                str(stage_id),
+                "list stages with 'waterfall rollout status'",
+            )
+        return StageView.of(stage)
+
+
+def attach_message(store: Store, stage_id: int, channel: str, ts: str) -> StageView:
+    """Remember the Slack message that asks for, or reports, a stage's decision."""
+    return _update_stage(store, stage_id, slack_channel=channel, slack_ts=ts)
+
+
+def assign_flow_run(store: Store, stage_id: int, flow_run_id: str | None) -> StageView:
+    """Record which flow run waits for the stage's decision, so a rollback finds it."""
+    if flow_run_id is None:
+        return get_stage(store, stage_id)
+    return _update_stage(store, stage_id, flow_run_id=flow_run_id)
+
+
+def approval_key(stage_id: int) -> str:
+    """The Prefect pause key of a stage's approval wait."""
+    return f"approval-stage-{stage_id}"

@@ -82,6 +82,6 @@ class TestSteps:
         with ready.session() as session:
             assert repo.get_percentage(session, NAME) == 0
             assert repo.latest_stage(session, NAME, 25).status == "rolled_back"
-        assert closed == 1
+        assert [stage.percentage for stage in closed] == [25]
         with pytest.raises(StepOrderError):
             begin_step(ready, PLAN, 25, clock.now(), "bob")

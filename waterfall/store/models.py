@@ -233,6 +233,10 @@ class RolloutStage(Base):
     started_at: Mapped[datetime]
     evaluated_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
+    # Where the step's Slack approval message lives, so that every later
+    # update (decision, timeout, rollback) edits that one message.
+    slack_channel: Mapped[str | None] = mapped_column(String(64))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
 
 
 class AlertEvent(Base):

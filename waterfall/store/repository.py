@@ -155,6 +155,16 @@ def latest_stage(
     return session.scalars(query.order_by(RolloutStage.id.desc()).limit(1)).first()
 
 
+def stage_of_flow_run(session: Session, flow_run_id: str) -> RolloutStage | None:
+    """Return the newest stage that this Prefect flow run opened or waits on."""
+    return session.scalars(
+        select(RolloutStage)
+        .where(RolloutStage.flow_run_id == flow_run_id)
+        .order_by(RolloutStage.id.desc())
+        .limit(1)
+    ).first()
+
+
 def last_rollback_at(session: Session, rollout_name: str) -> datetime | None:
     """Return when the rollout last went from above 0 % back to 0 %, or None."""
     return session.scalars(
