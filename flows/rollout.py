@@ -18,17 +18,25 @@ from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
 
 from tasks.rollout import (
+    assign_flow_run,
     begin_step,
     evaluate_stage,
     extend_window,
+    read_stage,
     read_stage_statuses,
     record_decision,
     roll_back,
     stage_dict,
     stored_evaluation,
 )
+from tasks.slack import (
+    announce_approval_request,
+    announce_decision,
+    announce_gate_failure,
+    announce_timeout,
+)
 from waterfall.report import approval_description
-from waterfall.rollout import StageView
+from waterfall.rollout import StageView, approval_key
 from waterfall.runtime import get_runtime
 
 AUTOMATIC = "rollout gate (automatic)"
@@ -64,6 +72,9 @@ def rollout_step(
     if stage.status == "monitoring":
         evaluation = evaluate_stage(stage)
         return _act_on_verdict(stage, evaluation)
+    if stage.status != "awaiting_approval":
+        # A suspended run woke after its stage was closed (by a rollback, say).
+        return _outcome(stage, stage.status, "the step ended while this run waited")
     # The stage already waits for a decision: this run resumed after a suspend,
     # or replaces a paused run that died. Ask again with the stored evaluation.
     return _ask_for_approval(stage, stored_evaluation(stage))
@@ -75,8 +86,9 @@ def _act_on_verdict(stage: StageView, evaluation: dict[str, Any]) -> dict[str, A
     if verdict == "fail":
         gate_reason = evaluation["gate"].get("reason", "")
         reason = f"gate failed at {stage.percentage:g}%: {gate_reason}"
-        roll_back(AUTOMATIC, reason)
+        roll_back(AUTOMATIC, reason, announce=False)
         stage = record_decision(stage, "gate_failed", "rolled_back", AUTOMATIC, reason)
+        announce_gate_failure(stage.id, reason)
         return _outcome(stage, "gate_failed", reason, evaluation)
     if verdict == "inconclusive" and stage.extensions < plan.max_extensions:
         stage = extend_window(stage)
@@ -89,25 +101,43 @@ def _act_on_verdict(stage: StageView, evaluation: dict[str, Any]) -> dict[str, A
 
 def _ask_for_approval(stage: StageView, evaluation: dict[str, Any]) -> dict[str, Any]:
     settings = get_runtime().settings
+    stage = assign_flow_run(stage, _flow_run_id())
+    announce_approval_request(stage.id)
     form = ApprovalInput.with_initial_data(
         description=approval_description(stage, evaluation), comment=""
     )
     try:
         answer = _wait_for_decision(stage, form)
     except FlowPauseTimeout:
+        if read_stage(stage.id).status != "awaiting_approval":
+            return _outcome(stage, "rolled_back", "closed while it waited", evaluation)
         reason = f"no decision within {settings.approval_timeout_s} s: holding"
         stage = record_decision(stage, "approval_timed_out", "none", "nobody", reason)
+        announce_timeout(stage.id)
         return _outcome(stage, "approval_timed_out", reason, evaluation)
+    current = read_stage(stage.id)
+    if current.status != "awaiting_approval":
+        # A rollback closed the step while it waited, and woke this run.
+        detail = f"{current.status} by {current.approver}: {current.decision_comment}"
+        return _outcome(current, current.status, detail, evaluation)
+    return _apply_answer(stage, answer, evaluation)
+
+
+def _apply_answer(
+    stage: StageView, answer: ApprovalInput, evaluation: dict[str, Any]
+) -> dict[str, Any]:
     if answer.decision == "approve":
         stage = record_decision(
             stage, "approved", "approve", answer.approver, answer.comment
         )
+        announce_decision(stage.id)
         return _outcome(stage, "approved", answer.comment, evaluation)
     reason = f"rejected by {answer.approver}: {answer.comment}"
     roll_back(answer.approver, reason)
     stage = record_decision(
         stage, "rejected", "reject", answer.approver, answer.comment
     )
+    announce_decision(stage.id)
     return _outcome(stage, "rejected", reason, evaluation)
 
 
@@ -120,7 +150,7 @@ def _wait_for_decision(stage: StageView, form: Any) -> ApprovalInput:
     decision, and the same pause key returns the input that was given.
     """
     settings = get_runtime().settings
-    key = f"approval-stage-{stage.id}"
+    key = approval_key(stage.id)
     if _deployment_id() is not None:
         answer = suspend_flow_run(
             wait_for_input=form, timeout=settings.approval_timeout_s, key=key

@@ -9,9 +9,11 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.control import release_waiting_runs
 from waterfall import rollout as core
 from waterfall.gate import evaluate_gate
 from waterfall.metrics import load_window, metrics_json
+from waterfall.rollback import roll_back_everything
 from waterfall.rollout import StageView
 from waterfall.runtime import get_runtime
 from waterfall.store import repository as repo
@@ -83,6 +85,18 @@ def stored_evaluation(stage: StageView) -> dict[str, Any]:
         }
 
 
+@task(name="read-stage", cache_policy=NO_CACHE)
+def read_stage(stage_id: int) -> StageView:
+    """Return a stage as it stands in the store now."""
+    return core.get_stage(get_runtime().store, stage_id)
+
+
+@task(name="assign-flow-run", cache_policy=NO_CACHE)
+def assign_flow_run(stage: StageView, flow_run_id: str | None) -> StageView:
+    """Record the flow run that waits for the stage's decision."""
+    return core.assign_flow_run(get_runtime().store, stage.id, flow_run_id)
+
+
 @task(name="extend-window", cache_policy=NO_CACHE)
 def extend_window(stage: StageView) -> StageView:
     """Add the plan's extension to an inconclusive stage's window."""
@@ -110,12 +124,12 @@ def record_decision(
 
 
 @task(name="roll-back", cache_policy=NO_CACHE)
-def roll_back(actor: str, reason: str) -> int:
-    """Set the rollout to 0 % and close open stages."""
-    runtime = get_runtime()
-    return core.rollback(
-        runtime.store, runtime.plan.rollout_name, actor, reason, runtime.clock.now()
+def roll_back(actor: str, reason: str, announce: bool = True) -> int:
+    """Set the rollout to 0 %, close open stages, end their runs, tell Slack."""
+    result = roll_back_everything(
+        get_runtime(), actor, reason, release_waiting_runs, announce
     )
+    return len(result.closed)
 
 
 @task(name="read-stages", cache_policy=NO_CACHE)

@@ -24,6 +24,7 @@ from waterfall.errors import ConfigValidationError, WaterfallError
 from waterfall.logging import configure_logging
 from waterfall.runtime import Runtime
 from waterfall.settings import Settings
+from waterfall.slack.cli import slack
 
 
 def _runtime() -> Runtime:
@@ -163,16 +164,30 @@ def rollout_set(percentage: float, reason: str, actor: str) -> None:
     help="Who rolls back; kept in history.",
 )
 def rollout_rollback(reason: str, actor: str) -> None:
-    """Send every subject back to the control config now."""
-    from waterfall.rollout import rollback
+    """Send every subject back to the control config now.
+
+    The 0 % write comes first and applies to the next search; then paused
+    step runs are ended and the Slack channel is told.
+    """
+    from waterfall.rollback import roll_back_everything
 
     runtime = _runtime()
-    closed = rollback(
-        runtime.store, runtime.plan.rollout_name, actor, reason, runtime.clock.now()
-    )
+    result = roll_back_everything(runtime, actor, reason, release=_release_runs)
     click.echo(
-        f"rollout '{runtime.plan.rollout_name}' at 0%; {closed} open stage(s) closed"
+        f"rollout '{runtime.plan.rollout_name}' at 0% "
+        f"(written in {result.write_s * 1000:.0f} ms); "
+        f"{len(result.closed)} open stage(s) closed"
     )
+
+
+def _release_runs(closed: list[Any], actor: str, reason: str) -> None:
+    # Prefect is imported only when a closed stage has a run to release, so a
+    # rollback without waiting steps never pays for the import.
+    if not any(stage.flow_run_id for stage in closed):
+        return
+    from tasks.control import release_waiting_runs
+
+    release_waiting_runs(closed, actor, reason)
 
 
 @main.command()
@@ -342,6 +357,9 @@ def demo(output: Path, users: int, searches_per_user_per_day: float) -> None:
     from flows.demo import DemoOptions, run_demo
 
     run_demo(DemoOptions(output, users, searches_per_user_per_day))
+
+
+main.add_command(slack)
 
 
 def run() -> None:

@@ -32,6 +32,7 @@ class ApiCall:
 
     method: str
     arguments: dict[str, Any]
+    answer: dict[str, Any]
 
 
 @dataclass
@@ -108,11 +109,13 @@ class MockSlackApi:
         if request.headers.get("authorization") != f"Bearer {self.state.token}":
             return JSONResponse({"ok": False, "error": "invalid_auth"})
         with self.state.lock:
-            self.state.calls.append(ApiCall(method, arguments))
             error = self.state.failing.get(method)
-            if error is not None:
-                return JSONResponse({"ok": False, "error": error})
-            return JSONResponse(self._answer(method, arguments))
+            if error is None:
+                answer = self._answer(method, arguments)
+            else:
+                answer = {"ok": False, "error": error}
+            self.state.calls.append(ApiCall(method, arguments, answer))
+            return JSONResponse(answer)
 
     def _answer(self, method: str, arguments: dict[str, Any]) -> dict[str, Any]:
         messages = self.state.messages

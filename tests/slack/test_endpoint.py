@@ -1,0 +1,292 @@
+"""The endpoint Slack calls: signatures, approvers, and clicks that change nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.slack.conftest import APPROVER, SECRET, FakeResume, waiting_stage
+from waterfall import rollout as core
+from waterfall.runtime import Runtime
+from waterfall.slack.approvals import ApprovalDesk
+from waterfall.slack.endpoint import ROLLBACK_COMMAND, SlackEndpoint
+from waterfall.slack.messages import APPROVE_ACTION, REJECT_ACTION
+from waterfall.slack.mock import (
+    MockSlackApi,
+    button_click,
+    signed_headers,
+    slash_command,
+)
+from waterfall.store import repository as repo
+
+MESSAGE_TS = "1700000000.000001"
+# Starlette's in-process test client still runs on httpx; the flow tests call
+# the endpoint over real HTTP instead.
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with")
+
+
+@pytest.fixture
+def resume() -> FakeResume:
+    return FakeResume()
+
+
+@pytest.fixture
+def client(runtime: Runtime, resume: FakeResume) -> TestClient:
+    desk = ApprovalDesk(runtime, [APPROVER], resume)
+    return TestClient(SlackEndpoint(SECRET, desk).app())
+
+
+def click(
+    client: TestClient,
+    runtime: Runtime,
+    body: bytes,
+    secret: str = SECRET,
+    age_s: int = 0,
+    path: str = "/slack/interactions",
+) -> int:
+    timestamp = int(runtime.clock.now().timestamp()) - age_s
+    response = client.post(
+        path, content=body, headers=signed_headers(secret, body, timestamp)
+    )
+    return response.status_code
+
+
+def approve_body(stage_id: int, user: str = APPROVER) -> bytes:
+    return button_click(APPROVE_ACTION, str(stage_id), user, MESSAGE_TS, "alice")
+
+
+def ephemerals(slack: MockSlackApi) -> list[dict]:
+    return [call.arguments for call in slack.calls("chat.postEphemeral")]
+
+
+class TestSignature:
+    def test_valid_click_resumes_the_run_with_typed_input(
+        self, client: TestClient, runtime: Runtime, resume: FakeResume
+    ) -> None:
+        stage = waiting_stage(runtime, "run-7")
+        assert click(client, runtime, approve_body(stage.id)) == 200
+        assert resume.answers == [
+            (
+                "run-7",
+                {
+                    "decision": "approve",
+                    "approver": "alice (Slack UALICE)",
+                    "comment": "decided in Slack",
+                },
+            )
+        ]
+
+    def test_wrong_signature_is_refused(
+        self, client: TestClient, runtime: Runtime, resume: FakeResume
+    ) -> None:
+        stage = waiting_stage(runtime)
+        assert click(client, runtime, approve_body(stage.id), secret="guess") == 401
+        assert resume.answers == []
+
+    def test_timestamp_over_five_minutes_old_is_refused(
+        self, client: TestClient, runtime: Runtime, resume: FakeResume
+    ) -> None:
+        stage = waiting_stage(runtime)
+        assert click(client, runtime, approve_body(stage.id), age_s=301) == 401
+        assert resume.answers == []
+
+    def test_timestamp_within_five_minutes_is_accepted(
+        self, client: TestClient, runtime: Runtime, resume: FakeResume
+    ) -> None:
+        stage = waiting_stage(runtime)
+        assert click(client, runtime, approve_body(stage.id), age_s=299) == 200
+        assert len(resume.answers) == 1
+
+    def test_body_changed_after_signing_is_refused(
+        self, client: TestClient, runtime: Runtime, resume: FakeResume
+    ) -> None:
+        stage = waiting_stage(runtime)
+        body = approve_body(stage.id)
+        headers = signed_headers(SECRET, body, int(runtime.clock.now().timestamp()))
+        tampered = body.replace(b"approve", b"reject_")
+        response = client.post("/slack/interactions", content=tampered, headers=headers)
+        assert response.status_code == 401
+        assert resume.answers == []
+
+    def test_non_numeric_timestamp_is_refused(self, client: TestClient) -> None:
+        headers = {"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=00"}
+        response = client.post(
+            "/slack/interactions", content=b"payload=%7B%7D", headers=headers
+        )
+        assert response.status_code == 401
+
+    def test_signed_but_malformed_payload_is_a_bad_request(
+        self, client: TestClient, runtime: Runtime
+    ) -> None:
+        assert click(client, runtime, b"payload=not-json") == 400
+
+
+class TestClicksThatChangeNothing:
+    def test_user_not_on_the_list_gets_an_explanation(
+        self,
+        client: TestClient,
+        runtime: Runtime,
+        resume: FakeResume,
+        slack: MockSlackApi,
+    ) -> None:
+        stage = waiting_stage(runtime)
+        assert click(client, runtime, approve_body(stage.id, user="UMALLORY")) == 200
+        assert resume.answers == []
+        [note] = ephemerals(slack)
+        assert note["user"] == "UMALLORY"
+        assert "not on the approver list" in note["text"]
+        assert core.get_stage(runtime.store, stage.id).status == "awaiting_approval"
+
+    def test_second_click_on_a_decided_step(
+        self,
+        client: TestClient,
+        runtime: Runtime,
+        resume: FakeResume,
+        slack: MockSlackApi,
+    ) -> None:
+        stage = waiting_stage(runtime)
+        click(client, runtime, approve_body(stage.id))
+        core.record_decision(
+            runtime.store,
+            stage.id,
+            "approved",
+            "approve",
+            "alice",
+            "",
+            runtime.clock.now(),
+        )
+        reject = button_click(
+            REJECT_ACTION, str(stage.id), APPROVER, MESSAGE_TS, "alice"
+        )
+        assert click(client, runtime, reject) == 200
+        assert len(resume.answers) == 1
+        assert "already approved by alice" in ephemerals(slack)[-1]["text"]
+        assert core.get_stage(runtime.store, stage.id).status == "approved"
+
+    def test_double_click_before_the_flow_records_it(
+        self,
+        client: TestClient,
+        runtime: Runtime,
+        resume: FakeResume,
+        slack: MockSlackApi,
+    ) -> None:
+        stage = waiting_stage(runtime)
+        click(client, runtime, approve_body(stage.id))
+        click(client, runtime, approve_body(stage.id))
+        assert len(resume.answers) == 1
+        assert "no longer waits" in ephemerals(slack)[-1]["text"]
+
+    def test_click_after_the_timeout(
+        self,
+        client: TestClient,
+        runtime: Runtime,
+        resume: FakeResume,
+        slack: MockSlackApi,
+    ) -> None:
+        stage = waiting_stage(runtime)
+        core.record_decision(
+            runtime.store,
+            stage.id,
+            "approval_timed_out",
+            "none",
+            "nobody",
+            "",
+            runtime.clock.now(),
+        )
+        click(client, runtime, approve_body(stage.id))
+        assert resume.answers == []
+        assert "expired" in ephemerals(slack)[-1]["text"]
+
+    def test_click_after_a_rollback(
+        self,
+        client: TestClient,
+        runtime: Runtime,
+        resume: FakeResume,
+        slack: MockSlackApi,
+    ) -> None:
+        stage = waiting_stage(runtime)
+        core.rollback(
+            runtime.store,
+            runtime.plan.rollout_name,
+            "oncall",
+            "bounces",
+            runtime.clock.now(),
+        )
+        click(client, runtime, approve_body(stage.id))
+        assert resume.answers == []
+        assert "rolled back by oncall" in ephemerals(slack)[-1]["text"]
+        with runtime.store.session() as session:
+            assert repo.get_percentage(session, runtime.plan.rollout_name) == 0
+
+    def test_click_on_an_unknown_stage(
+        self,
+        client: TestClient,
+        runtime: Runtime,
+        resume: FakeResume,
+        slack: MockSlackApi,
+    ) -> None:
+        click(client, runtime, approve_body(9999))
+        assert resume.answers == []
+        assert "does not belong" in ephemerals(slack)[-1]["text"]
+
+
+class TestAcceptedClick:
+    def test_buttons_give_way_to_the_decision(
+        self, client: TestClient, runtime: Runtime, slack: MockSlackApi
+    ) -> None:
+        stage = waiting_stage(runtime)
+        click(client, runtime, approve_body(stage.id))
+        [update] = slack.calls("chat.update")
+        assert update.arguments["ts"] == MESSAGE_TS
+        blocks = update.arguments["blocks"]
+        assert all(block["type"] != "actions" for block in blocks)
+        assert "*Approved* by alice (Slack UALICE)" in json.dumps(blocks)
+
+
+class TestRollbackCommand:
+    def command(
+        self, client: TestClient, runtime: Runtime, text: str, user: str = APPROVER
+    ):
+        body = slash_command(ROLLBACK_COMMAND, text, user)
+        headers = signed_headers(SECRET, body, int(runtime.clock.now().timestamp()))
+        return client.post("/slack/commands", content=body, headers=headers)
+
+    def test_approver_rolls_back_at_once(
+        self, client: TestClient, runtime: Runtime, slack: MockSlackApi
+    ) -> None:
+        stage = waiting_stage(runtime)
+        response = self.command(client, runtime, "bounce rate doubled")
+        assert response.json()["response_type"] == "in_channel"
+        with runtime.store.session() as session:
+            assert repo.get_percentage(session, runtime.plan.rollout_name) == 0
+        assert core.get_stage(runtime.store, stage.id).status == "rolled_back"
+        notice = json.dumps(slack.calls("chat.postMessage")[-1].arguments["blocks"])
+        assert "bounce rate doubled" in notice
+
+    def test_others_change_nothing(self, client: TestClient, runtime: Runtime) -> None:
+        waiting_stage(runtime)
+        response = self.command(client, runtime, "why not", user="UMALLORY")
+        assert response.json()["response_type"] == "ephemeral"
+        with runtime.store.session() as session:
+            assert repo.get_percentage(session, runtime.plan.rollout_name) == 10
+
+    def test_reason_is_required(self, client: TestClient, runtime: Runtime) -> None:
+        waiting_stage(runtime)
+        response = self.command(client, runtime, "  ")
+        assert "Say why" in response.json()["text"]
+        with runtime.store.session() as session:
+            assert repo.get_percentage(session, runtime.plan.rollout_name) == 10
+
+    def test_stale_command_is_refused(
+        self, client: TestClient, runtime: Runtime
+    ) -> None:
+        waiting_stage(runtime)
+        body = slash_command(ROLLBACK_COMMAND, "x", APPROVER)
+        old = int((runtime.clock.now() - timedelta(minutes=6)).timestamp())
+        response = client.post(
+            "/slack/commands", content=body, headers=signed_headers(SECRET, body, old)
+        )
+        assert response.status_code == 401
