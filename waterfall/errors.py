@@ -7,7 +7,8 @@ WaterfallError
 ├── NotFoundError               a named vendor, config or stage does not exist
 ├── RolloutError                a rollout change is not allowed
 │   └── StepOrderError          a step started before the previous one completed
-└── StoreError                  the store could not be reached or migrated
+├── StoreError                  the store could not be reached or migrated
+└── BreakerStoreError           the breaker's Redis could not be reached or updated
 
 Vendor faults are not exceptions: adapters return a VendorResponse whose
 outcome names the fault, because the waterfall falls through on them.
@@ -83,3 +84,15 @@ class StepOrderError(RolloutError):
 
 class StoreError(WaterfallError):
     """The store could not be reached or is not migrated."""
+
+
+class BreakerStoreError(WaterfallError):
+    """The circuit breaker's Redis store could not be reached or updated."""
+
+    def __init__(self, url: str, detail: str) -> None:
+        self.url = url
+        super().__init__(
+            f"the breaker store at WATERFALL_REDIS_URL={url} failed: {detail}. "
+            "Check that Redis runs there, or unset WATERFALL_REDIS_URL to keep "
+            "breaker state in-process"
+        )
