@@ -8,7 +8,8 @@ WaterfallError
 ├── RolloutError                a rollout change is not allowed
 │   ├── StepOrderError          a step started before the previous one completed
 │   └── StepNotWaitingError     a decision arrived for a step no run waits on
-└── StoreError                  the store could not be reached or migrated
+├── StoreError                  the store could not be reached or migrated
+└── BreakerStoreError           the breaker's Redis could not be reached or updated
 
 Vendor faults are not exceptions: adapters return a VendorResponse whose
 outcome names the fault, because the waterfall falls through on them.
@@ -96,3 +97,15 @@ class StepNotWaitingError(RolloutError):
 
 class StoreError(WaterfallError):
     """The store could not be reached or is not migrated."""
+
+
+class BreakerStoreError(WaterfallError):
+    """The circuit breaker's Redis store could not be reached or updated."""
+
+    def __init__(self, url: str, detail: str) -> None:
+        self.url = url
+        super().__init__(
+            f"the breaker store at WATERFALL_REDIS_URL={url} failed: {detail}. "
+            "Check that Redis runs there, or unset WATERFALL_REDIS_URL to keep "
+            "breaker state in-process"
+        )

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from vendors.protocol import (
     ContactProfile,
@@ -15,6 +16,7 @@ from vendors.protocol import (
     VendorAdapter,
     VendorResponse,
 )
+from waterfall.breaker.rule import Admission, State
 from waterfall.clock import Clock
 from waterfall.logging import get_logger
 from waterfall.records import CallRecord, ExecutionRecord
@@ -39,18 +41,41 @@ class ExecutionResult:
     profile: ContactProfile | None
 
 
+class VendorGate(Protocol):
+    """Decides whether a vendor may be called and learns from each call."""
+
+    def admit(self, vendor: str) -> Admission:
+        """Decide whether a call to the vendor may go out."""
+        ...
+
+    def record(
+        self, vendor: str, admission: Admission, response: VendorResponse
+    ) -> None:
+        """Learn from the response of an admitted call."""
+        ...
+
+
+_ALWAYS = Admission(True, State.CLOSED)
+
+
 class WaterfallExecutor:
-    """Runs one waterfall config for one query."""
+    """Runs one waterfall config for one query.
+
+    A gate (the circuit breaker) may skip vendors: a skipped vendor is not
+    called, costs nothing, and is recorded as a `skipped` call.
+    """
 
     def __init__(
         self,
         adapters: Mapping[str, VendorAdapter],
         clock: Clock,
         should_skip: Callable[[str], bool] | None = None,
+        gate: VendorGate | None = None,
     ) -> None:
         self._adapters = adapters
         self._clock = clock
         self._should_skip = should_skip or (lambda _vendor: False)
+        self._gate = gate
 
     async def execute(
         self,
@@ -90,15 +115,50 @@ class WaterfallExecutor:
         started_at: datetime,
     ) -> ContactProfile | None:
         for position, vendor in enumerate(vendors, start=1):
-            if self._should_skip(vendor):
-                record.calls.append(_skipped_call(vendor, position, started_at))
+            admission = self._admit(vendor)
+            if not admission.allowed:
+                self._skip(record, vendor, position, admission.state, started_at)
                 continue
             record.positions_tried.append(position)
             response = _checked(await self._call(vendor, query), started_at)
+            if self._gate is not None:
+                self._gate.record(vendor, admission, response)
             self._add_call(record, position, response, started_at)
             if response.outcome is Outcome.HIT and response.profiles:
                 return _mark_hit(record, position, response, started_at)
+        if vendors and not record.positions_tried:
+            log.warning(
+                "executor.all_vendors_skipped",
+                config_name=record.config_name,
+                search_id=record.search_id,
+                vendors=len(vendors),
+            )
         return None
+
+    def _admit(self, vendor: str) -> Admission:
+        if self._should_skip(vendor):
+            return Admission(False, State.OPEN)
+        if self._gate is None:
+            return _ALWAYS
+        return self._gate.admit(vendor)
+
+    def _skip(
+        self,
+        record: ExecutionRecord,
+        vendor: str,
+        position: int,
+        state: State,
+        started_at: datetime,
+    ) -> None:
+        record.calls.append(_skipped_call(vendor, position, state, started_at))
+        log.info(
+            "executor.vendor_skipped",
+            vendor=vendor,
+            position=position,
+            breaker_state=state.value,
+            config_name=record.config_name,
+            search_id=record.search_id,
+        )
 
     async def _call(self, vendor: str, query: SearchQuery) -> VendorResponse:
         # Adapters map vendor faults to outcomes; anything that still escapes
@@ -164,9 +224,13 @@ def _checked(response: VendorResponse, started_at: datetime) -> VendorResponse:
     )
 
 
-def _skipped_call(vendor: str, position: int, started_at: datetime) -> CallRecord:
+def _skipped_call(
+    vendor: str, position: int, state: State, started_at: datetime
+) -> CallRecord:
+    # The error type names the reason, e.g. "breaker_open" or "breaker_out_of_credit".
+    reason = f"breaker_{state.value.lower()}"
     return CallRecord(
-        vendor, position, Outcome.SKIPPED.value, None, None, 0.0, 0.0, started_at
+        vendor, position, Outcome.SKIPPED.value, None, reason, 0.0, 0.0, started_at
     )
 
 

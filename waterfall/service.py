@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from sqlalchemy import select
 
 from vendors.adapters import build_adapters
 from vendors.protocol import SearchQuery, VendorAdapter
+from waterfall.breaker import CircuitBreaker, TransitionListener, build_breaker
+from waterfall.executor import WaterfallExecutor
 from waterfall.recorder import ExecutionRecorder
 from waterfall.runtime import Runtime
 from waterfall.search import SearchService
@@ -24,6 +27,7 @@ class SearchStack:
     adapters: dict[str, VendorAdapter]
     recorder: ExecutionRecorder
     service: SearchService
+    breaker: CircuitBreaker | None = None
 
     async def aclose(self) -> None:
         """Write every queued record and close the vendor clients."""
@@ -36,8 +40,15 @@ def build_stack(
     runtime: Runtime,
     base_url_override: str | None = None,
     spill_path: Path | None = None,
+    breaker_listeners: Iterable[TransitionListener] = (),
+    with_breaker: bool | None = None,
 ) -> SearchStack:
-    """Build adapters for every stored vendor and a service routing between configs."""
+    """Build adapters for every stored vendor and a service routing between configs.
+
+    The executor consults a circuit breaker before each vendor call unless
+    with_breaker is False (default: the breaker_enabled setting).
+    breaker_listeners are called with each breaker transition.
+    """
     timeout_s = runtime.settings.vendor_timeout_s
     with runtime.store.session() as session:
         vendors = [
@@ -57,10 +68,18 @@ def build_stack(
         runtime.settings.recorder_batch_size,
         spill_path=spill_path or runtime.settings.spill_path,
     )
+    enabled = runtime.settings.breaker_enabled if with_breaker is None else with_breaker
+    breaker = build_breaker(runtime, breaker_listeners) if enabled else None
+    executor = WaterfallExecutor(adapters, runtime.clock, gate=breaker)
     service = SearchService(
-        runtime.store, adapters, recorder, runtime.clock, runtime.plan.rollout_name
+        runtime.store,
+        adapters,
+        recorder,
+        runtime.clock,
+        runtime.plan.rollout_name,
+        executor=executor,
     )
-    return SearchStack(adapters, recorder, service)
+    return SearchStack(adapters, recorder, service, breaker)
 
 
 def candidate_ref(first_name: str, last_name: str, company: str, key: str) -> str:

@@ -114,6 +114,58 @@ class Settings(BaseSettings):
         description="Seconds after which a signed Slack request counts as a replay",
     )
 
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis URL for breaker state shared by every process, e.g. "
+        "redis://127.0.0.1:6379/0; unset keeps breaker state in-process",
+    )
+    breaker_enabled: bool = Field(
+        default=True, description="Skip vendors whose circuit breaker is not closed"
+    )
+    breaker_error_rate_threshold: float = Field(
+        default=0.05,
+        description="Share of failed calls in the window (0-1) that opens a breaker",
+    )
+    breaker_window_s: float = Field(
+        default=300.0, description="Seconds of the sliding error-rate window"
+    )
+    breaker_bucket_s: float = Field(
+        default=10.0, description="Seconds per window bucket; the window slides by it"
+    )
+    breaker_min_calls: int = Field(
+        default=100,
+        description="Calls in the window before the error rate can open a breaker",
+    )
+    breaker_cooldown_s: float = Field(
+        default=900.0, description="Seconds a breaker stays OPEN before probes"
+    )
+    breaker_probe_calls: int = Field(
+        default=3,
+        description="Probe calls let through in HALF_OPEN; all must succeed to close",
+    )
+    breaker_probe_timeout_s: float = Field(
+        default=60.0,
+        description="Seconds after which an unreported probe's slot is freed",
+    )
+    breaker_rate_limit_default_s: float = Field(
+        default=60.0,
+        description="Seconds a vendor is skipped after a 429 without Retry-After",
+    )
+    breaker_rate_limit_max_s: float = Field(
+        default=3600.0, description="Maximum seconds one 429 can skip a vendor for"
+    )
+    breaker_redis_prefix: str = Field(
+        default="waterfall:breaker", description="Prefix of the breaker's Redis keys"
+    )
+    breaker_redis_timeout_s: float = Field(
+        default=0.25,
+        description="Seconds before a breaker Redis connect or command times out",
+    )
+    breaker_store_retry_s: float = Field(
+        default=5.0,
+        description="Seconds on the in-process fallback before Redis is tried again",
+    )
+
     @field_validator("slack_approvers", mode="before")
     @classmethod
     def _split_approvers(cls, value: object) -> object:

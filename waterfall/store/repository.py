@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from waterfall.catalog import VendorSpec, WaterfallSpec
 from waterfall.errors import NotFoundError
 from waterfall.store.models import (
+    BreakerTransition,
     RolloutHistory,
     RolloutStage,
     RolloutState,
@@ -188,3 +189,42 @@ def stages(session: Session, rollout_name: str) -> list[RolloutStage]:
             .order_by(RolloutStage.id)
         )
     )
+
+
+def add_breaker_transition(
+    session: Session,
+    vendor: str,
+    from_state: str,
+    to_state: str,
+    reason: str,
+    error_rate: float | None,
+    changed_at: datetime,
+) -> BreakerTransition:
+    """Append one circuit-breaker transition."""
+    row = BreakerTransition(
+        vendor=vendor,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        error_rate=error_rate,
+        changed_at=changed_at,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def breaker_transitions(
+    session: Session, vendor: str | None = None, limit: int = 50
+) -> list[BreakerTransition]:
+    """Return stored breaker transitions, newest first, of one vendor or all."""
+    query = select(BreakerTransition)
+    if vendor is not None:
+        query = query.where(BreakerTransition.vendor == vendor)
+    order = (BreakerTransition.changed_at.desc(), BreakerTransition.id.desc())
+    return list(session.scalars(query.order_by(*order).limit(limit)))
+
+
+def vendor_names(session: Session) -> list[str]:
+    """Return every stored vendor name, sorted."""
+    return list(session.scalars(select(Vendor.name).order_by(Vendor.name)))
