@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import importlib
 import json
 import signal
 import sys
@@ -20,12 +21,10 @@ from sqlalchemy.exc import (
     ProgrammingError,
 )
 
-from waterfall.breaker.commands import breaker
 from waterfall.errors import ConfigValidationError, WaterfallError
 from waterfall.logging import configure_logging
 from waterfall.runtime import Runtime
 from waterfall.settings import Settings
-from waterfall.slack.cli import slack
 
 
 def _runtime() -> Runtime:
@@ -38,7 +37,35 @@ def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-@click.group()
+class _LazyGroup(click.Group):
+    """A group that imports its heavier subcommand groups only when one is run.
+
+    `waterfall rollout rollback` must take effect fast, so it should not load
+    Redis, uvicorn or Slack code it never uses.
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self._lazy])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self._lazy:
+            return super().get_command(ctx, name)
+        module, attribute = self._lazy[name].split(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
+
+@click.group(
+    cls=_LazyGroup,
+    lazy={
+        "breaker": "waterfall.breaker.commands:breaker",
+        "slack": "waterfall.slack.cli:slack",
+    },
+)
 def main() -> None:
     """Run and watch the waterfall rollout."""
 
@@ -358,10 +385,6 @@ def demo(output: Path, users: int, searches_per_user_per_day: float) -> None:
     from flows.demo import DemoOptions, run_demo
 
     run_demo(DemoOptions(output, users, searches_per_user_per_day))
-
-
-main.add_command(breaker)
-main.add_command(slack)
 
 
 def run() -> None:
