@@ -9,6 +9,7 @@ pauses for a human decision.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Literal
 
 from prefect import flow
@@ -28,6 +29,7 @@ from tasks.rollout import (
     roll_back,
     stage_dict,
     stored_evaluation,
+    waiting_run_state,
 )
 from tasks.slack import (
     announce_approval_request,
@@ -75,6 +77,8 @@ def rollout_step(
     if stage.status != "awaiting_approval":
         # A suspended run woke after its stage was closed (by a rollback, say).
         return _outcome(stage, stage.status, "the step ended while this run waited")
+    if stage.flow_run_id not in (None, _flow_run_id()):
+        return _check_on_waiting_run(stage)
     # The stage already waits for a decision: this run resumed after a suspend,
     # or replaces a paused run that died. Ask again with the stored evaluation.
     return _ask_for_approval(stage, stored_evaluation(stage))
@@ -121,6 +125,31 @@ def _ask_for_approval(stage: StageView, evaluation: dict[str, Any]) -> dict[str,
         detail = f"{current.status} by {current.approver}: {current.decision_comment}"
         return _outcome(current, current.status, detail, evaluation)
     return _apply_answer(stage, answer, evaluation)
+
+
+def _check_on_waiting_run(stage: StageView) -> dict[str, Any]:
+    """Another run already asked for this decision: leave it, or replace it.
+
+    The hourly deployment would otherwise start one more waiting run every
+    hour. A run that still waits keeps the question. One that ended without an
+    answer after the approval timeout means the step timed out: record it and
+    remind the channel. One that ended early (crashed, cancelled) is replaced.
+    """
+    settings = get_runtime().settings
+    state = waiting_run_state(stage.flow_run_id or "")
+    if state == "paused":
+        detail = f"flow run {stage.flow_run_id} waits for the decision"
+        return _outcome(stage, "awaiting_approval", detail)
+    asked_at = stage.evaluated_at or stage.window_end
+    expired = get_runtime().clock.now() >= asked_at + timedelta(
+        seconds=settings.approval_timeout_s
+    )
+    if not expired:
+        return _ask_for_approval(stage, stored_evaluation(stage))
+    reason = f"no decision within {settings.approval_timeout_s} s: holding"
+    stage = record_decision(stage, "approval_timed_out", "none", "nobody", reason)
+    announce_timeout(stage.id)
+    return _outcome(stage, "approval_timed_out", reason)
 
 
 def _apply_answer(

@@ -94,3 +94,19 @@ def _pause_progress(run_id: UUID, pause_key: str | None) -> tuple[str, bool]:
         return name, False
     reached = pause_key in (flow_run.empirical_policy.pause_keys or set())
     return name, not reached
+
+
+def run_state(flow_run_id: str) -> str:
+    """'paused' for a paused or suspended run, else its state name in lower case."""
+    try:
+        run_id = UUID(flow_run_id)
+    except ValueError:
+        return "unknown"
+    try:
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(run_id).state
+    except ObjectNotFound:
+        return "not found"
+    if state is None:
+        return "unknown"
+    return "paused" if state.is_paused() else (state.name or "unknown").lower()

@@ -9,7 +9,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.control import release_waiting_runs
+from tasks.control import release_waiting_runs, run_state
 from waterfall import rollout as core
 from waterfall.gate import evaluate_gate
 from waterfall.metrics import load_window, metrics_json
@@ -95,6 +95,12 @@ def read_stage(stage_id: int) -> StageView:
 def assign_flow_run(stage: StageView, flow_run_id: str | None) -> StageView:
     """Record the flow run that waits for the stage's decision."""
     return core.assign_flow_run(get_runtime().store, stage.id, flow_run_id)
+
+
+@task(name="waiting-run-state", cache_policy=NO_CACHE)
+def waiting_run_state(flow_run_id: str) -> str:
+    """'paused' while the run waits for input, else its state name in lower case."""
+    return run_state(flow_run_id)
 
 
 @task(name="extend-window", cache_policy=NO_CACHE)

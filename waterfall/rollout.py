@@ -44,6 +44,7 @@ class StageView:
     decision: str | None
     approver: str | None
     flow_run_id: str | None = None
+    evaluated_at: datetime | None = None
     decided_at: datetime | None = None
     decision_comment: str | None = None
     slack_channel: str | None = None
@@ -62,6 +63,7 @@ class StageView:
             stage.decision,
             stage.approver,
             stage.flow_run_id,
+            stage.evaluated_at,
             stage.decided_at,
             stage.decision_comment,
             stage.slack_channel,

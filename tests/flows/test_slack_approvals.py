@@ -13,17 +13,20 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 from prefect.exceptions import Pause
 from prefect.flow_engine import run_flow
+from prefect.states import Failed
 
 from flows.approver import DemoApprover
 from flows.rollout import rollback, rollout_step
-from tasks.control import release_waiting_runs, resume_step
+from tasks.control import release_waiting_runs, resume_step, run_state
 from tests.flows.conftest import RolloutEnv
 from tests.flows.test_rollout_flows import percentage, read_run, stage_status
 from tests.slack.conftest import APPROVER, SECRET, notifier_for
@@ -33,6 +36,7 @@ from waterfall.slack.approvals import ApprovalDesk
 from waterfall.slack.endpoint import SlackEndpoint
 from waterfall.slack.messages import APPROVE_ACTION, REJECT_ACTION
 from waterfall.slack.mock import ApiCall, MockSlackApi, button_click, signed_headers
+from waterfall.store import repository as repo
 
 pytestmark = pytest.mark.prefect
 WAIT_S = 60.0
@@ -113,14 +117,19 @@ def slack_side(rollout_env: RolloutEnv, slack: MockSlackApi) -> Iterator[SlackSi
 
 
 @contextmanager
-def when_asked(side: SlackSide, act: Callable[[], None]) -> Iterator[list[Any]]:
-    """Run `act` on a thread once the approval message appears."""
+def when_asked(
+    side: SlackSide,
+    act: Callable[[], Any],
+    asked: Callable[[], bool] | None = None,
+) -> Iterator[list[Any]]:
+    """Run `act` on a thread once asked (default: the approval message is out)."""
     results: list[Any] = []
     ready = threading.Event()
+    asked = asked or (lambda: side.approval_message() is not None)
 
     def wait_then_act() -> None:
         while not ready.wait(0.1):
-            if side.approval_message() is not None:
+            if asked():
                 results.append(act())
                 return
 
@@ -262,3 +271,67 @@ class TestTimeout:
         assert replies and replies[0]["reply_broadcast"] is True
         assert "holds at 10%" in replies[0]["text"]
         assert "expired" in reply
+
+
+def suspended_step_run(env: RolloutEnv, name: str) -> Any:
+    """A deployment run of the 10 % step, suspended waiting for a decision."""
+    judged_step(env)
+    rollout_step.to_deployment(name=name).apply()
+    created = run_deployment(
+        f"rollout-step/{name}", parameters={"step": 10.0}, timeout=0
+    )
+    with pytest.raises(Pause):
+        run_flow(rollout_step, flow_run=read_run(created.id), parameters={"step": 10.0})
+    return created
+
+
+def fail_run(flow_run_id: Any) -> None:
+    """End a run the way Prefect's server ends a pause nobody answered."""
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(
+            flow_run_id, Failed(message="paused and never resumed"), force=True
+        )
+
+
+class TestHourlyRunsWhileWaiting:
+    def test_next_run_leaves_the_waiting_run_alone(self, slack_side: SlackSide) -> None:
+        created = suspended_step_run(slack_side.env, "hourly-wait-test")
+        outcome = rollout_step(10.0)
+        assert outcome["status"] == "awaiting_approval"
+        assert str(created.id) in outcome["detail"]
+        assert len(slack_side.api.calls("chat.postMessage")) == 1
+
+    def test_expired_waiting_run_records_the_timeout(
+        self, slack_side: SlackSide
+    ) -> None:
+        env = slack_side.env
+        created = suspended_step_run(env, "hourly-expiry-test")
+        fail_run(created.id)
+        env.clock.advance(timedelta(seconds=env.runtime.settings.approval_timeout_s))
+        outcome = rollout_step(10.0)
+        replies = [
+            c.arguments["text"]
+            for c in slack_side.api.calls("chat.postMessage")
+            if c.arguments.get("thread_ts")
+        ]
+        assert outcome["status"] == "approval_timed_out"
+        assert stage_status(env, 10) == "approval_timed_out"
+        assert percentage(env) == 10
+        assert "still needs a decision" in replies[0]
+
+    def test_run_that_crashed_early_is_replaced(self, slack_side: SlackSide) -> None:
+        env = slack_side.env
+        created = suspended_step_run(env, "hourly-crash-test")
+        fail_run(created.id)
+
+        def replaced_and_paused() -> bool:
+            with env.runtime.store.session() as session:
+                stage = repo.latest_stage(session, env.runtime.plan.rollout_name, 10)
+                waiting = stage.flow_run_id
+            return waiting != str(created.id) and run_state(waiting) == "paused"
+
+        click = lambda: slack_side.click(APPROVE_ACTION)  # noqa: E731
+        with when_asked(slack_side, click, replaced_and_paused):
+            outcome = rollout_step(10.0)
+        assert outcome["status"] == "approved"
+        assert len(slack_side.api.calls("chat.postMessage")) == 1
