@@ -2,9 +2,9 @@
 
 Two measurements, each repeated:
 
-- in-process: the rollout sits at 50 %; `roll_back_everything` runs (the
-  percentage write, then closing stages and the Slack notice, here with no
-  Slack configured); the search service's own routing call follows at once.
+- in-process: the rollout is at 50 % when `roll_back_everything` runs. It
+  writes the percentage, closes stages and skips the Slack notice because no
+  Slack is configured. The search service's own routing call follows at once.
   Timed: call start to the first routing decision on "standard".
 - command line: a watcher thread routes a treatment subject in a loop through
   the search service while `waterfall rollout rollback` runs as a new
@@ -48,7 +48,7 @@ CLI = Path(sys.executable).with_name("waterfall")
 
 
 def treatment_subject() -> str:
-    """A subject on the treatment config at 50 %."""
+    """Find a subject on the treatment config at 50 %."""
     for number in range(1000):
         subject = f"user-{number}"
         if route(ROLLOUT, subject, 50).config_name == "optimized":
@@ -57,7 +57,7 @@ def treatment_subject() -> str:
 
 
 def in_process(runtime: Runtime, service: SearchService, subject: str) -> float:
-    """Seconds from the rollback call to the next search routed to control."""
+    """Measure seconds from the rollback call to the next search on control."""
     set_half(runtime)
     assert service.decide(subject).config_name == "optimized"
     started = time.perf_counter()
@@ -71,7 +71,7 @@ def in_process(runtime: Runtime, service: SearchService, subject: str) -> float:
 def from_command_line(
     runtime: Runtime, service: SearchService, subject: str, url: str
 ) -> tuple[float, float]:
-    """Seconds from process start to effect, and to the process's exit."""
+    """Measure seconds from process start to effect and to the process's exit."""
     set_half(runtime)
     seen: list[float] = []
     stop = threading.Event()

@@ -131,8 +131,8 @@ def _check_on_waiting_run(stage: StageView) -> dict[str, Any]:
     """Another run already asked for this decision: leave it, or replace it.
 
     The hourly deployment would otherwise start one more waiting run every
-    hour. A run that still waits keeps the question. One that ended without an
-    answer after the approval timeout means the step timed out: record it and
+    hour. A run that still waits keeps the question. One that ended without a
+    decision after the approval timeout means the step timed out: record it and
     remind the channel. One that ended early (crashed, cancelled) is replaced.
     """
     settings = get_runtime().settings

@@ -21,7 +21,7 @@ from waterfall.rollout import StageView, approval_key
 
 log = get_logger("tasks.control")
 
-PAUSE_SETTLE_S = 10.0  # longest wait for a run that is about to pause
+PAUSE_SETTLE_S = 10.0  # maximum wait for a run that is about to pause
 PAUSE_POLL_S = 0.2
 
 
@@ -61,7 +61,8 @@ def release_waiting_runs(closed: list[StageView], actor: str, reason: str) -> No
 
     Each is resumed with a rejection; on waking it finds its stage rolled back
     and ends without changing anything. If the Prefect API cannot be reached,
-    the rollback stands and the run, when it wakes or times out, finds the same.
+    the rollback is already in effect, and the run finds its stage closed when
+    it wakes or times out.
     """
     answer = {"decision": "reject", "approver": actor[:128], "comment": reason}
     for stage in closed:
@@ -85,7 +86,7 @@ def release_waiting_runs(closed: list[StageView], actor: str, reason: str) -> No
 
 
 def _pause_progress(run_id: UUID, pause_key: str | None) -> tuple[str, bool]:
-    """The run's state name, and whether it is running towards the given pause."""
+    """Return the run's state name and whether it is running towards the pause."""
     with get_client(sync_client=True) as client:
         flow_run = client.read_flow_run(run_id)
     state = flow_run.state
@@ -97,7 +98,7 @@ def _pause_progress(run_id: UUID, pause_key: str | None) -> tuple[str, bool]:
 
 
 def run_state(flow_run_id: str) -> str:
-    """'paused' for a paused or suspended run, else its state name in lower case."""
+    """Return 'paused' for a paused or suspended run, else its state name."""
     try:
         run_id = UUID(flow_run_id)
     except ValueError:

@@ -8,8 +8,8 @@ from prefect.cache_policies import NO_CACHE
 from waterfall.runtime import get_runtime
 from waterfall.slack.announcer import RolloutAnnouncer
 
-# Messages reflect live state, so no task here may be served from cache. A
-# Slack failure is logged by the notifier and never fails the step.
+# Messages reflect live state, so no task here may be served from cache. The
+# notifier logs Slack API and connection failures instead of raising them.
 
 
 @task(name="announce-approval-request", cache_policy=NO_CACHE)

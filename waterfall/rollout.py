@@ -300,7 +300,7 @@ def get_stage(store: Store, stage_id: int) -> StageView:
 
 
 def attach_message(store: Store, stage_id: int, channel: str, ts: str) -> StageView:
-    """Remember the Slack message that asks for, or reports, a stage's decision."""
+    """Store the Slack message that requests, or reports, a stage's decision."""
     return _update_stage(store, stage_id, slack_channel=channel, slack_ts=ts)
 
 
@@ -312,5 +312,5 @@ def assign_flow_run(store: Store, stage_id: int, flow_run_id: str | None) -> Sta
 
 
 def approval_key(stage_id: int) -> str:
-    """The Prefect pause key of a stage's approval wait."""
+    """Build the Prefect pause key of a stage's approval wait."""
     return f"approval-stage-{stage_id}"

@@ -109,10 +109,6 @@ class Settings(BaseSettings):
         default="127.0.0.1", description="Interface the Slack endpoint listens on"
     )
     slack_port: int = Field(default=3100, description="Port of the Slack endpoint")
-    slack_max_request_age_s: int = Field(
-        default=300,
-        description="Seconds after which a signed Slack request counts as a replay",
-    )
 
     redis_url: SecretStr | None = Field(
         default=None,

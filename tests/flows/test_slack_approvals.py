@@ -1,7 +1,7 @@
 """A step flow waits in Prefect while a person decides in Slack, for real.
 
 The flow runs on Prefect's test harness and posts through the real slack_sdk
-client to the local mock; clicks travel as signed HTTP requests to the
+client to the local mock. Clicks travel as signed HTTP requests to the
 endpoint served on 127.0.0.1, which resumes the paused run.
 """
 
@@ -76,13 +76,13 @@ class SlackSide:
         )
 
     def current(self) -> dict[str, Any]:
-        """The approval message as it stands now, after every update."""
+        """Return the approval message as it is now, after every update."""
         call = self.approval_call()
         assert call is not None
         return self.api.message(call.answer["ts"])
 
     def click_and_read_reply(self, action: str) -> str:
-        """Click, then wait for the endpoint's answer only the clicker sees."""
+        """Click, then wait for the endpoint's ephemeral reply and return its text."""
         before = len(self.api.calls("chat.postEphemeral"))
         assert self.click(action).status_code == 200
         deadline = time.monotonic() + WAIT_S
@@ -228,9 +228,7 @@ class TestRollbackWhileWaiting:
         assert percentage(env) == 0
         assert "rolled back by oncall" in reply
 
-    def test_suspended_run_woken_by_rollback_does_not_reopen_the_step(
-        self, slack_side: SlackSide
-    ) -> None:
+    def test_woken_run_keeps_the_rollback(self, slack_side: SlackSide) -> None:
         env = slack_side.env
         judged_step(env)
         rollout_step.to_deployment(name="slack-suspend-test").apply()
@@ -286,7 +284,7 @@ def suspended_step_run(env: RolloutEnv, name: str) -> Any:
 
 
 def fail_run(flow_run_id: Any) -> None:
-    """End a run the way Prefect's server ends a pause nobody answered."""
+    """Fail a run the way Prefect's server fails an expired pause."""
     with get_client(sync_client=True) as client:
         client.set_flow_run_state(
             flow_run_id, Failed(message="paused and never resumed"), force=True

@@ -2,8 +2,8 @@
 
 Every click is checked against the store before anything changes: a click
 from someone not on the approver list, on a step already decided, expired or
-rolled back, or on a run that no longer waits, gets a message only the
-clicker sees and changes nothing. Resuming the Prefect flow run is injected
+rolled back, or on a run that no longer waits, gets an ephemeral reply and
+changes nothing. Resuming the Prefect flow run is injected
 (`resume`), so this module knows nothing of Prefect.
 """
 
@@ -22,7 +22,7 @@ from waterfall.slack.notifier import MessageRef
 
 log = get_logger("slack.approvals")
 
-# Resumes a paused step run: (flow run id, answer, pause key).
+# Resumes a paused step run: (flow run id, run input, pause key).
 Resume = Callable[[str, dict[str, str], str], None]
 DECISIONS = {APPROVE_ACTION: "approve", REJECT_ACTION: "reject"}
 
@@ -55,7 +55,7 @@ class ApprovalDesk:
         self.announcer = RolloutAnnouncer(runtime)
 
     def handle(self, click: Click) -> str:
-        """Act on a click; return what happened, as a short code."""
+        """Act on a click and return what happened as a short code."""
         outcome, explanation = self._decide(click)
         log.info(
             "slack.click_handled",

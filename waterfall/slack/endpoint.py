@@ -2,7 +2,7 @@
 
 Every request is authenticated before its body is parsed: the v0 signature
 over the raw bytes must match the signing secret, and a timestamp older than
-the allowed age is a replay. Slack wants an answer within 3 s, so a click is
+the allowed age is a replay. Slack expects a response within 3 s, so a click is
 acknowledged at once and acted on in a background task after the response.
 """
 
@@ -58,7 +58,7 @@ class SlackEndpoint:
         self.release = release
 
     def app(self) -> Starlette:
-        """The ASGI application."""
+        """Build the ASGI application."""
         return Starlette(
             routes=[
                 Route("/slack/interactions", self.interactions, methods=["POST"]),
@@ -68,7 +68,7 @@ class SlackEndpoint:
         )
 
     async def interactions(self, request: Request) -> Response:
-        """A click on a message button."""
+        """Handle a click on a message button."""
         body = await request.body()
         if not self._verified(body, request):
             return PlainTextResponse("invalid request signature", status_code=401)
@@ -80,7 +80,7 @@ class SlackEndpoint:
         )
 
     async def commands(self, request: Request) -> Response:
-        """The rollback slash command: `/rollout-rollback REASON`."""
+        """Handle the rollback slash command: `/rollout-rollback REASON`."""
         body = await request.body()
         if not self._verified(body, request):
             return PlainTextResponse("invalid request signature", status_code=401)
@@ -98,7 +98,7 @@ class SlackEndpoint:
         if not reason:
             return _ephemeral(f"Say why: {ROLLBACK_COMMAND} REASON")
         actor = f"{form.get('user_name') or user} (Slack {user})"[:128]
-        # The 0 % write happens before the answer; the rest after it.
+        # The 0 % write happens before the response, and the rest after it.
         result = roll_back_everything(self.runtime, actor, reason, announce=False)
         follow_up = BackgroundTask(
             finish_rollback, self.runtime, result.closed, actor, reason, self.release
@@ -152,7 +152,7 @@ async def _health(request: Request) -> Response:
 def build_endpoint(
     runtime: Runtime, resume: Resume, release: Release | None = None
 ) -> SlackEndpoint:
-    """The endpoint for this runtime's settings: secret, approvers and store."""
+    """Build the endpoint from the runtime's secret, approvers and store."""
     secret = signing_secret(runtime.settings)
     if secret is None:
         raise ConfigError(

@@ -74,22 +74,22 @@ class MockSlackApi:
         self.stop()
 
     def calls(self, method: str | None = None) -> list[ApiCall]:
-        """Every request received, optionally of one method, oldest first."""
+        """Return every request received, optionally of one method, oldest first."""
         with self.state.lock:
             return [c for c in self.state.calls if method in (None, c.method)]
 
     def message(self, ts: str) -> dict[str, Any]:
-        """A posted message as it stands now, after every update."""
+        """Return a posted message as it is now, after every update."""
         with self.state.lock:
             return dict(self.state.messages[ts])
 
     def channel_messages(self) -> list[dict[str, Any]]:
-        """Top-level and broadcast messages as they stand now, oldest first."""
+        """Return every posted message as it is now, oldest first."""
         with self.state.lock:
             return [dict(message) for message in self.state.messages.values()]
 
     def fail(self, method: str, error: str | None) -> None:
-        """Make a method answer ok=false with this error; None heals it."""
+        """Make a method return ok=false with this error; None removes the fault."""
         with self.state.lock:
             if error is None:
                 self.state.failing.pop(method, None)
@@ -163,7 +163,7 @@ def button_click(
     user_name: str = "",
     channel_id: str = MOCK_CHANNEL_ID,
 ) -> bytes:
-    """The form body Slack posts when someone clicks a button in a message."""
+    """Build the form body Slack posts when someone clicks a message button."""
     payload = {
         "type": "block_actions",
         "user": {"id": user_id, "username": user_name or user_id, "name": user_name},
@@ -182,7 +182,7 @@ def button_click(
 def slash_command(
     command: str, text: str, user_id: str, channel_id: str = MOCK_CHANNEL_ID
 ) -> bytes:
-    """The form body Slack posts when someone runs a slash command."""
+    """Build the form body Slack posts when someone runs a slash command."""
     fields = {
         "command": command,
         "text": text,
