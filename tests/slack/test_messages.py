@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from tests.slack.conftest import GATE, METRICS
 from waterfall.slack import messages
 
@@ -38,6 +40,14 @@ class TestApprovalRequest:
         assert "Staleness: 107.3 d | 39.9 d | -61.2 vs 0 | pass" in text
         assert "Contact accuracy: 80.0% | 88.5% | 0.052 vs -0.02 | pass" in text
         assert "FAIL (observe only)" in text
+
+    def test_observed_split_comes_from_the_split_check(self) -> None:
+        check = {"name": "sample_ratio", "observed": 0.104, "threshold": 0.001}
+        gate = {**GATE, "checks": [*GATE["checks"], check]}
+        built = messages.StepSummary.build(
+            7, 10.0, {**EVALUATION, "gate": gate}, "standard", "optimized", None
+        )
+        assert built.observed_split == pytest.approx(10.4)
 
     def test_shows_target_and_observed_split_and_run_link(self) -> None:
         text = text_of(messages.approval_request(summary()))

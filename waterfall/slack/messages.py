@@ -72,14 +72,24 @@ class StepSummary:
             reason=str(gate.get("reason", "")),
             control=control,
             treatment=treatment,
-            observed_split=_observed_split(configs, treatment),
+            observed_split=_observed_split(gate, configs, treatment),
             flow_run_url=flow_run_url,
             checks=list(gate.get("checks") or []),
             configs=configs,
         )
 
 
-def _observed_split(configs: dict[str, dict[str, Any]], treatment: str) -> float | None:
+def _observed_split(
+    gate: dict[str, Any], configs: dict[str, dict[str, Any]], treatment: str
+) -> float | None:
+    """Percent of subjects on the treatment, as the gate's split test saw it.
+
+    Without that check (an old stage, say) it falls back to the share of
+    searches, which clusters by subject and so is only approximate.
+    """
+    for check in gate.get("checks") or []:
+        if check.get("name") == "sample_ratio" and check.get("observed") is not None:
+            return 100.0 * float(check["observed"])
     searches = {name: row.get("searches") or 0 for name, row in configs.items()}
     total = sum(searches.values())
     return None if total == 0 else 100.0 * searches.get(treatment, 0) / total
