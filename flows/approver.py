@@ -1,7 +1,9 @@
-"""An automatic approver for the demo and tests: it decides every paused step.
+"""Automatic approvers for the demo and tests: they decide every waiting step.
 
-It exists so that `make demo` can run unattended. Its name is written into
-every stage it decides, so its decision is never mistaken for a person's.
+They exist so that `make demo` can run unattended. Their names are written
+into every stage they decide, so their decisions are never mistaken for a
+person's. DemoApprover answers the Prefect pause directly; SlackClickApprover
+clicks the button in the (mock) Slack message instead.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     FlowRunFilter,
@@ -19,7 +22,10 @@ from prefect.client.schemas.objects import StateType
 from prefect.exceptions import NotPausedError
 from prefect.flow_runs import resume_flow_run
 
+from waterfall.clock import Clock
 from waterfall.logging import get_logger
+from waterfall.slack.messages import APPROVE_ACTION
+from waterfall.slack.mock import MockSlackApi, button_click, signed_headers
 
 log = get_logger("demo_approver")
 
@@ -77,3 +83,79 @@ class DemoApprover:
             approver=self.name,
             decision=self.decision,
         )
+
+
+class SlackClickApprover:
+    """Background thread that clicks Approve on every approval message in Slack.
+
+    It plays the product manager for the demo: it watches the mock Slack for
+    messages with buttons and sends the click to the project's endpoint,
+    signed the way Slack signs it, so the demo's approvals take the same path
+    as a person's.
+    """
+
+    def __init__(
+        self,
+        api: MockSlackApi,
+        endpoint_url: str,
+        signing_secret: str,
+        clock: Clock,
+        user_id: str,
+        poll_interval_s: float = 0.3,
+    ) -> None:
+        self.api = api
+        self.endpoint_url = endpoint_url
+        self.approvals: list[dict[str, Any]] = []
+        self._secret = signing_secret
+        self._clock = clock
+        self._user_id = user_id
+        self._clicked: set[str] = set()
+        self._poll_interval_s = poll_interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="slack-click-approver", daemon=True
+        )
+
+    def start(self) -> None:
+        """Start watching the channel."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching and wait for the thread."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=10) as client:
+            while not self._stop.wait(self._poll_interval_s):
+                for call in self.api.calls("chat.postMessage"):
+                    self._click_once(client, call.arguments, str(call.answer["ts"]))
+
+    def _click_once(
+        self, client: httpx.Client, message: dict[str, Any], ts: str
+    ) -> None:
+        stage_id = _approve_value(message)
+        if stage_id is None or ts in self._clicked:
+            return
+        self._clicked.add(ts)
+        body = button_click(
+            APPROVE_ACTION, stage_id, self._user_id, ts, "demo-approver"
+        )
+        stamp = int(self._clock.now().timestamp())
+        response = client.post(
+            f"{self.endpoint_url}/slack/interactions",
+            content=body,
+            headers=signed_headers(self._secret, body, stamp),
+        )
+        self.approvals.append({"stage_id": stage_id, "status": response.status_code})
+        log.info(
+            "approver.button_clicked", stage_id=stage_id, status=response.status_code
+        )
+
+
+def _approve_value(message: dict[str, Any]) -> str | None:
+    for block in message.get("blocks") or []:
+        for element in block.get("elements") or []:
+            if element.get("action_id") == APPROVE_ACTION:
+                return str(element["value"])
+    return None

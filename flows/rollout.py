@@ -19,7 +19,7 @@ from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
 
 from tasks.rollout import (
-    assign_flow_run,
+    await_decision,
     begin_step,
     evaluate_stage,
     extend_window,
@@ -105,7 +105,7 @@ def _act_on_verdict(stage: StageView, evaluation: dict[str, Any]) -> dict[str, A
 
 def _ask_for_approval(stage: StageView, evaluation: dict[str, Any]) -> dict[str, Any]:
     settings = get_runtime().settings
-    stage = assign_flow_run(stage, _flow_run_id())
+    stage = await_decision(stage, _flow_run_id())
     announce_approval_request(stage.id)
     form = ApprovalInput.with_initial_data(
         description=approval_description(stage, evaluation), comment=""

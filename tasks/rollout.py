@@ -91,10 +91,10 @@ def read_stage(stage_id: int) -> StageView:
     return core.get_stage(get_runtime().store, stage_id)
 
 
-@task(name="assign-flow-run", cache_policy=NO_CACHE)
-def assign_flow_run(stage: StageView, flow_run_id: str | None) -> StageView:
-    """Record the flow run that waits for the stage's decision."""
-    return core.assign_flow_run(get_runtime().store, stage.id, flow_run_id)
+@task(name="await-decision", cache_policy=NO_CACHE)
+def await_decision(stage: StageView, flow_run_id: str | None) -> StageView:
+    """Mark the stage as waiting for a decision by this flow run."""
+    return core.await_decision(get_runtime().store, stage.id, flow_run_id)
 
 
 @task(name="waiting-run-state", cache_policy=NO_CACHE)

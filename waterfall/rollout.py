@@ -304,11 +304,17 @@ def attach_message(store: Store, stage_id: int, channel: str, ts: str) -> StageV
     return _update_stage(store, stage_id, slack_channel=channel, slack_ts=ts)
 
 
-def assign_flow_run(store: Store, stage_id: int, flow_run_id: str | None) -> StageView:
-    """Record which flow run waits for the stage's decision, so a rollback finds it."""
-    if flow_run_id is None:
-        return get_stage(store, stage_id)
-    return _update_stage(store, stage_id, flow_run_id=flow_run_id)
+def await_decision(store: Store, stage_id: int, flow_run_id: str | None) -> StageView:
+    """Mark a stage as waiting for a decision, and record the run that waits.
+
+    A stage whose gate stayed inconclusive after its extensions is still
+    "monitoring" when it asks a person, so the status is set here too. The
+    run id lets a rollback find and end the waiting run.
+    """
+    columns: dict[str, Any] = {"status": "awaiting_approval"}
+    if flow_run_id is not None:
+        columns["flow_run_id"] = flow_run_id
+    return _update_stage(store, stage_id, **columns)
 
 
 def approval_key(stage_id: int) -> str:

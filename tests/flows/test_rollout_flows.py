@@ -94,6 +94,24 @@ class TestRolloutStep:
         assert outcome["stage"]["extensions"] == 1
         assert percentage(rollout_env) == 10
 
+    def test_inconclusive_after_extension_asks_a_person(
+        self, rollout_env: RolloutEnv
+    ) -> None:
+        plan = rollout_env.runtime.plan
+        rollout_env.runtime.plan = plan.model_copy(
+            update={"min_searches_per_arm": 10**6}
+        )
+        rollout_step(10.0)
+        rollout_env.run_days(2)
+        extended = rollout_step(10.0)
+        rollout_env.run_days(1)
+        with answering("approve"):
+            outcome = rollout_step(10.0)
+        assert extended["status"] == "monitoring"
+        assert outcome["verdict"] == "inconclusive"
+        assert outcome["status"] == "approved"
+        assert stage_status(rollout_env, 10) == "approved"
+
     def test_step_out_of_order_fails_without_force(
         self, rollout_env: RolloutEnv
     ) -> None:

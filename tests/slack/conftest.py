@@ -98,7 +98,7 @@ def waiting_stage(runtime: Runtime, flow_run_id: str = "run-1") -> StageView:
     core.record_evaluation(
         runtime.store, stage.id, METRICS, GATE, "pass", "awaiting_approval", now
     )
-    return core.assign_flow_run(runtime.store, stage.id, flow_run_id)
+    return core.await_decision(runtime.store, stage.id, flow_run_id)
 
 
 @dataclass

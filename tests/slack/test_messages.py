@@ -55,6 +55,14 @@ class TestApprovalRequest:
         assert "*Observed:* 10.0%" in text
         assert "<http://ui/runs/flow-run/abc|Open the flow run in Prefect>" in text
 
+    def test_inconclusive_gate_says_so_in_the_title(self) -> None:
+        evaluation = {**EVALUATION, "verdict": "inconclusive"}
+        built = messages.StepSummary.build(
+            7, 10.0, evaluation, "standard", "optimized", None
+        )
+        title = messages.plain_text(messages.approval_request(built))
+        assert "still inconclusive" in title
+
 
 class TestOtherMessages:
     def test_gate_failure_has_no_buttons_and_names_the_rollback(self) -> None:

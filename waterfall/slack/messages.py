@@ -97,7 +97,13 @@ def _observed_split(
 
 def approval_request(summary: StepSummary) -> list[dict[str, Any]]:
     """The message asking for a decision: gate table, run link and two buttons."""
-    title = f"Rollout step {summary.step:g}% passed its gate: approve or reject"
+    if summary.verdict == "pass":
+        title = f"Rollout step {summary.step:g}% passed its gate: approve or reject"
+    else:
+        title = (
+            f"Rollout step {summary.step:g}% is still {summary.verdict} after its "
+            "window was extended: approve or reject"
+        )
     return [
         _header(title),
         *_step_facts(summary),
