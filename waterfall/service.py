@@ -26,7 +26,8 @@ class SearchStack:
     service: SearchService
 
     async def aclose(self) -> None:
-        """Write every queued record and close the vendor clients."""
+        """Let shadow runs end, write every queued record, close the vendor clients."""
+        await self.service.drain_shadows()
         self.recorder.close()
         for adapter in self.adapters.values():
             await adapter.aclose()
@@ -58,7 +59,12 @@ def build_stack(
         spill_path=spill_path or runtime.settings.spill_path,
     )
     service = SearchService(
-        runtime.store, adapters, recorder, runtime.clock, runtime.plan.rollout_name
+        runtime.store,
+        adapters,
+        recorder,
+        runtime.clock,
+        runtime.plan.rollout_name,
+        shadow_timeout_s=runtime.settings.shadow_timeout_s,
     )
     return SearchStack(adapters, recorder, service)
 
