@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tests.core.fakes import QUERY, ScriptedAdapter
 from vendors.protocol import Outcome, SearchQuery, VendorResponse
 from waterfall.bootstrap import init_store
+from waterfall.clock import SimulatedClock
 from waterfall.errors import NotFoundError, RolloutError
 from waterfall.recorder import ExecutionRecorder
 from waterfall.search import SearchService
@@ -52,9 +53,10 @@ class Stack:
     service: SearchService
     recorder: ExecutionRecorder
     adapters: dict[str, ScriptedAdapter]
+    clock: SimulatedClock
 
     def switch(self, switch: ShadowSwitch) -> None:
-        set_shadow(self.store, ROLLOUT, switch, "test", "test", START_NOW)
+        set_shadow(self.store, ROLLOUT, switch, "test", "test", self.clock.now())
 
     def rows(self) -> list[SearchExecution]:
         self.recorder.flush()
@@ -70,14 +72,9 @@ class Stack:
             )
 
 
-START_NOW = None  # replaced by the clock's time in the fixture
-
-
 @pytest.fixture
 async def stack(store: Store, clock) -> AsyncIterator[Stack]:
     """A search service on the real configs whose vendors are scripted per test."""
-    global START_NOW
-    START_NOW = clock.now()
     init_store(store, Settings().config_dir, clock.now())
     adapters: dict[str, ScriptedAdapter] = {
         name: ScriptedAdapter(name, M, clock.now(), cost_per_call=0.1)
@@ -87,7 +84,7 @@ async def stack(store: Store, clock) -> AsyncIterator[Stack]:
     service = SearchService(
         store, adapters, recorder, clock, ROLLOUT, shadow_timeout_s=1.0
     )
-    yield Stack(store, service, recorder, adapters)
+    yield Stack(store, service, recorder, adapters, clock)
     for task in list(service.shadow._tasks):
         task.cancel()
     await asyncio.gather(*service.shadow._tasks, return_exceptions=True)
@@ -268,3 +265,44 @@ class TestShadowSwitch:
             set_shadow(
                 sqlite_store, ROLLOUT, ShadowSwitch(True, 1.5), "a", "b", clock.now()
             )
+
+
+class TestShadowAnalysisPairs:
+    async def test_pairs_split_ab_aa_and_incomplete(self, stack, clock) -> None:
+        from datetime import timedelta
+
+        from waterfall.plan import load_plan
+        from waterfall.shadow_analysis import analyse_shadow_window
+
+        script(stack, clock, Cognism=H)
+        stack.switch(ShadowSwitch(True, 1.0, 0.0))
+        for index in range(4):
+            await stack.service.search(f"user-{index}", QUERY)
+        stack.switch(ShadowSwitch(True, 1.0, 1.0))
+        for index in range(2):
+            await stack.service.search(f"user-{index}", QUERY)
+        await stack.service.drain_shadows()
+        vendors_of = stack.service.shadow.vendors_of
+
+        def missing(config_name: str) -> list[str]:
+            raise NotFoundError("waterfall config", config_name, "test")
+
+        stack.service.shadow.vendors_of = missing
+        await stack.service.search("user-9", QUERY)
+        await stack.service.drain_shadows()
+        stack.service.shadow.vendors_of = vendors_of
+        stack.recorder.flush()
+        plan = load_plan(Settings().config_dir / "rollout_plan.yaml")
+        end = clock.now() + timedelta(seconds=1)
+        analysis = analyse_shadow_window(
+            stack.store, plan, clock.now() - timedelta(days=1), end, as_of=end
+        )
+        cost = analysis.comparisons["cost_per_search"]
+
+        assert (analysis.ab_pairs, analysis.aa_pairs) == (4, 2)
+        assert (analysis.shadowed, analysis.incomplete) == (7, 1)
+        assert analysis.comparisons["hit_rate"].difference.estimate == 0
+        assert cost.control == pytest.approx(0.5)
+        assert cost.treatment == pytest.approx(0.1)
+        assert analysis.spend["shadow_calls_reused"] == 4
+        assert analysis.spend["shadow_cost_saved"] == pytest.approx(0.4)
