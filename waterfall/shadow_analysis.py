@@ -22,13 +22,12 @@ from typing import Any
 
 import pandas as pd
 
+from waterfall import shadow_breakdown as breakdown
 from waterfall.metrics import (
-    ERROR_OUTCOMES,
     POSITIVE_STATUSES,
     Window,
     load_window,
     profile_issues,
-    vendor_error_rates,
 )
 from waterfall.plan import RolloutPlan
 from waterfall.shadow import SHADOW_FAILED, SHADOW_TIMEOUT
@@ -256,104 +255,6 @@ def _discordance(first: pd.DataFrame, second: pd.DataFrame) -> float:
     return float((first["hit_rate"] != second["hit_rate"]).mean())
 
 
-# ---------------------------------------------------------------- vendors
-
-
-def _vendor_table(
-    window: Window, pairs: _Pairs, plan: RolloutPlan, monthly_searches: float
-) -> pd.DataFrame:
-    """Calls, errors, hits and projected monthly calls per (config, vendor).
-
-    Reused calls count for the shadow's config, because that config would
-    have made them on its own.
-    """
-    rows = []
-    for config, side in (
-        (plan.control_config, pairs.ab_control),
-        (plan.treatment_config, pairs.ab_treatment),
-    ):
-        calls = window.calls[window.calls["execution_id"].isin(side["id"])]
-        calls = calls[calls["outcome"] != "skipped"]
-        grouped = calls.groupby("vendor")
-        frame = pd.DataFrame(
-            {
-                "calls": grouped.size(),
-                "errors": grouped["outcome"].agg(lambda o: int(_is_error(o).sum())),
-                "hits": grouped["outcome"].agg(lambda o: int((o == "hit").sum())),
-            }
-        )
-        frame["error_rate"] = frame["errors"] / frame["calls"]
-        frame["success_rate"] = frame["hits"] / frame["calls"]
-        per_search = frame["calls"] / max(len(side), 1)
-        frame["projected_monthly_calls"] = per_search * monthly_searches
-        frame["config_name"] = config
-        rows.append(frame.reset_index())
-    return pd.concat(rows, ignore_index=True)
-
-
-def _is_error(outcomes: pd.Series) -> pd.Series:
-    return outcomes.isin(ERROR_OUTCOMES)
-
-
-def _positions(pairs: _Pairs, plan: RolloutPlan) -> pd.DataFrame:
-    """Compute the share of A/B pairs that hit at each position, per config."""
-    rows = []
-    for config, side in (
-        (plan.control_config, pairs.ab_control),
-        (plan.treatment_config, pairs.ab_treatment),
-    ):
-        counts = side["position_hit"].dropna().astype(int).value_counts()
-        for position, hits in counts.sort_index().items():
-            rows.append(
-                {
-                    "config_name": config,
-                    "position": int(position),
-                    "hits": int(hits),
-                    "hit_share": hits / max(len(side), 1),
-                }
-            )
-    return pd.DataFrame(rows, columns=["config_name", "position", "hits", "hit_share"])
-
-
-def _worst_vendor(window: Window) -> tuple[str, float, int, int] | None:
-    # Reused calls repeat a call already counted, so vendor health skips them.
-    own = window.calls[window.calls["reused_from"].isna()]
-    rates = vendor_error_rates(
-        Window(
-            window.start,
-            window.end,
-            window.as_of,
-            True,
-            window.executions,
-            own,
-            window.outcomes,
-        )
-    ).dropna(subset=["error_rate"])
-    if rates.empty:
-        return None
-    worst = str(rates["error_rate"].idxmax())
-    row = rates.loc[worst]
-    return worst, float(row["error_rate"]), int(row["errors"]), int(row["calls"])
-
-
-# ---------------------------------------------------------------- spend
-
-
-def _spend(window: Window) -> dict[str, float]:
-    executions = window.executions
-    shadow = executions[executions["is_shadow"]]
-    primary = executions[~executions["is_shadow"]]
-    reused = window.calls["reused_from"].notna()
-    in_shadow = window.calls["execution_id"].isin(shadow["id"])
-    return {
-        "primary_cost": float(primary["cost"].sum()),
-        "shadow_cost": float(shadow["cost"].sum()),
-        "shadow_cost_saved": float(shadow["cost_saved"].sum()),
-        "shadow_calls": int((~reused & in_shadow).sum()),
-        "shadow_calls_reused": int(reused.sum()),
-    }
-
-
 def _projection(
     window: Window, comparisons: dict[str, Comparison], days: float
 ) -> dict[str, float]:
@@ -403,6 +304,10 @@ def analyse_window(
     aa = (_values(pairs.aa_primary, rates), _values(pairs.aa_shadow, rates))
     comparisons = _compare(control, treatment, aa, level, resamples)
     projection = _projection(window, comparisons, projection_days)
+    sides = {
+        plan.control_config: pairs.ab_control,
+        plan.treatment_config: pairs.ab_treatment,
+    }
     return ShadowAnalysis(
         start=window.start,
         end=window.end,
@@ -414,10 +319,10 @@ def analyse_window(
         incomplete=pairs.incomplete,
         comparisons=comparisons,
         aa_hit_discordance=_discordance(*aa),
-        max_vendor_error=_worst_vendor(window),
-        vendors=_vendor_table(window, pairs, plan, projection["searches"]),
-        positions=_positions(pairs, plan),
-        spend=_spend(window),
+        max_vendor_error=breakdown.worst_vendor(window),
+        vendors=breakdown.vendor_table(window, sides, projection["searches"]),
+        positions=breakdown.positions(sides),
+        spend=breakdown.spend(window),
         projection=projection,
     )
 
