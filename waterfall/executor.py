@@ -74,6 +74,7 @@ class WaterfallExecutor:
         is_shadow: bool = False,
         publish_to: CallLedger | None = None,
         reuse_from: CallLedger | None = None,
+        on_start: Callable[[ExecutionRecord], None] | None = None,
     ) -> ExecutionResult:
         """Call vendors in order; a miss or an error falls through to the next.
 
@@ -81,7 +82,9 @@ class WaterfallExecutor:
         reuse_from, a vendor already called there is not called again: its
         response is reused, billed at 0 and its price counted as saved. The
         latency then counts the reused call's full duration, so that it is
-        the latency this config would have had on its own.
+        the latency this config would have had on its own. `on_start`
+        receives the record before the first call, so a caller that cancels
+        the execution still has the calls made so far.
         """
         started_at = self._clock.now()
         record = ExecutionRecord(
@@ -99,6 +102,8 @@ class WaterfallExecutor:
         )
         if publish_to is not None:
             publish_to.execution_id = record.id
+        if on_start is not None:
+            on_start(record)
         begin = time.perf_counter()
         profile = await self._walk(vendors, query, record, publish_to, reuse_from)
         record.latency_ms += (time.perf_counter() - begin) * 1000.0

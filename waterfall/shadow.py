@@ -139,6 +139,7 @@ class ShadowRunner:
         ledger: CallLedger | None,
         started_at: datetime,
     ) -> None:
+        partial: list[ExecutionRecord] = []
         try:
             async with asyncio.timeout(self.timeout_s):
                 vendors = self.vendors_of(plan.config_name)
@@ -151,15 +152,39 @@ class ShadowRunner:
                     search_id=search_id,
                     is_shadow=True,
                     reuse_from=ledger,
+                    on_start=partial.append,
                 )
         except TimeoutError:
-            self._incomplete(plan, decision, search_id, started_at, SHADOW_TIMEOUT)
+            record = self._cut_short(plan, decision, search_id, started_at, partial)
+            record.latency_ms = self.timeout_s * 1000.0
+            self._incomplete(record, SHADOW_TIMEOUT)
             return
         except Exception as exc:
             # A shadow fault is survived here: it must never reach the caller.
-            self._incomplete(plan, decision, search_id, started_at, SHADOW_FAILED, exc)
+            record = self._cut_short(plan, decision, search_id, started_at, partial)
+            self._incomplete(record, SHADOW_FAILED, exc)
             return
         self._complete(result.record)
+
+    def _cut_short(
+        self,
+        plan: ShadowPlan,
+        decision: RouteDecision,
+        search_id: str,
+        started_at: datetime,
+        partial: list[ExecutionRecord],
+    ) -> ExecutionRecord:
+        """Return the record of a shadow run that ended early, with its calls so far.
+
+        Vendors bill the calls made before the run ended, so they are kept.
+        NOTE: a call still in flight when a timeout cancelled the run is not
+        recorded, although the vendor may bill it.
+        """
+        if not partial:
+            return incomplete_record(
+                plan, decision, search_id, started_at, self.rollout_name
+            )
+        return partial[0]
 
     def _complete(self, record: ExecutionRecord) -> None:
         self.stats.completed += 1
@@ -169,33 +194,27 @@ class ShadowRunner:
         self.emit(record)
 
     def _incomplete(
-        self,
-        plan: ShadowPlan,
-        decision: RouteDecision,
-        search_id: str,
-        started_at: datetime,
-        error_type: str,
-        exc: Exception | None = None,
+        self, record: ExecutionRecord, error_type: str, exc: Exception | None = None
     ) -> None:
+        record.error_occurred = True
+        record.error_type = error_type
+        self.stats.cost += record.cost
         if error_type == SHADOW_TIMEOUT:
             self.stats.timed_out += 1
         else:
             self.stats.failed += 1
         log.warning(
             "shadow.incomplete",
-            search_id=search_id,
-            config_name=plan.config_name,
+            search_id=record.search_id,
+            config_name=record.config_name,
             error_type=error_type,
             error=None if exc is None else type(exc).__name__,
             timeout_s=self.timeout_s,
             timed_out_total=self.stats.timed_out,
             failed_total=self.stats.failed,
+            calls_made=len(record.calls),
         )
-        self.emit(
-            incomplete_record(
-                plan, decision, search_id, started_at, self.rollout_name, error_type
-            )
-        )
+        self.emit(record)
 
 
 def incomplete_record(
@@ -204,9 +223,8 @@ def incomplete_record(
     search_id: str,
     started_at: datetime,
     rollout_name: str,
-    error_type: str,
 ) -> ExecutionRecord:
-    """Build the stored record of a shadow run that timed out or failed."""
+    """Build the record of a shadow run that ended before its first call."""
     return ExecutionRecord(
         id=str(uuid.uuid4()),
         search_id=search_id,
@@ -219,8 +237,6 @@ def incomplete_record(
         route_reason=decision.reason,
         started_at=started_at,
         criteria={},
-        error_occurred=True,
-        error_type=error_type,
     )
 
 

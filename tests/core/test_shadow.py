@@ -116,19 +116,22 @@ class TestShadowNeverHarmsPrimary:
 
     async def test_hanging_shadow_times_out_and_is_counted(self, stack, clock) -> None:
         script(stack, clock, Vendor_D=H)
-        hanging = HangingAdapter("Cognism", H, clock.now())
-        stack.service._executor._adapters["Cognism"] = hanging
+        hanging = HangingAdapter("Vendor_E", H, clock.now())
+        stack.service._executor._adapters["Vendor_E"] = hanging
         stack.service.shadow.timeout_s = 0.05
         stack.switch(ShadowSwitch(True, 1.0, 0.0))
 
         result = await stack.service.search("user-1", QUERY)
         await stack.service.drain_shadows()
         shadow = [row for row in stack.rows() if row.is_shadow]
+        calls = stack.calls(shadow[0].id)
 
         assert result.record.vendor_hit == "Vendor_D"
         assert stack.service.shadow.stats.timed_out == 1
         assert [row.error_type for row in shadow] == [SHADOW_TIMEOUT]
         assert shadow[0].search_id == result.search_id
+        assert [call.vendor for call in calls] == ["Cognism"]
+        assert shadow[0].cost == pytest.approx(0.1)
 
     async def test_failing_shadow_is_counted_not_raised(self, stack, clock) -> None:
         script(stack, clock, Cognism=H)
