@@ -137,7 +137,11 @@ class SearchService:
         return float(percentage), ShadowSwitch(True, float(share), float(aa_share))
 
     async def search(self, subject_id: str, query: SearchQuery) -> SearchResult:
-        """Run one search on the subject's config, then log and record it."""
+        """Run one search on the subject's config, then log and record it.
+
+        With the shadow switch on, the search also starts a shadow run of the
+        other config and returns without waiting for it.
+        """
         subject_id = normalise_subject(subject_id)
         _check_query(query)
         percentage, switch = self._read_state()
