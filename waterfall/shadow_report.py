@@ -237,6 +237,7 @@ def _grouped_bars(
     if not frame.empty:
         wide = frame.pivot(index=index, columns="config_name", values=value)
         wide.plot.bar(ax=axes, rot=0)
+        axes.legend(title="config")
     axes.set_title(title)
     axes.set_ylabel(ylabel)
     figure.tight_layout()
