@@ -4,8 +4,9 @@ Run `python -m deployments.serve` next to a Prefect server (PREFECT_API_URL
 set). `rollout-step/hourly` runs every hour: each run starts the next step,
 or judges the current one once its monitoring window has passed, and
 otherwise returns at once, so no run keeps a worker for a window. Waiting
-for approval it suspends, which also frees the worker. The other
-deployments have no schedule; people trigger them from the Prefect UI.
+for approval it suspends, which also frees the worker. `shadow-analysis/weekly`
+judges the last week of shadow traffic every Monday. The other deployments
+have no schedule; people trigger them from the Prefect UI.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from typing import Any
 from prefect import serve
 
 from flows.rollout import rollback, rollout, rollout_step
+from flows.shadow import shadow_analysis
 
 ROLLOUT_EVALUATION_CRON = "0 * * * *"  # hourly: windows last days, an hour late is fine
+# Mondays 06:00 UTC: a week of shadow traffic, judged before the working week.
+SHADOW_ANALYSIS_CRON = "0 6 * * 1"
 
 
 def build_deployments() -> list[Any]:
@@ -46,6 +50,13 @@ def build_deployments() -> list[Any]:
             parameters={"reason": "", "actor": "prefect ui"},
             description="Send every subject back to the control config now.",
             tags=["rollout", "rollback"],
+        ),
+        shadow_analysis.to_deployment(
+            name="weekly",
+            cron=SHADOW_ANALYSIS_CRON,
+            parameters={"days": 7.0},
+            description="Judge the last week of shadow traffic: go or no-go.",
+            tags=["shadow"],
         ),
     ]
 

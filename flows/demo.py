@@ -20,6 +20,7 @@ from typing import Any
 
 from flows.approver import DemoApprover
 from flows.rollout import rollout
+from flows.shadow import shadow_analysis
 from vendors.esp import FeedbackClient
 from vendors.simulator.process import SimulatorProcess
 from waterfall.bootstrap import init_store
@@ -29,6 +30,7 @@ from waterfall.report import DemoReport, build_demo_report
 from waterfall.runtime import Runtime, use_runtime
 from waterfall.service import build_stack
 from waterfall.settings import Settings
+from waterfall.shadow import ShadowSwitch, set_shadow
 from waterfall.traffic import DayStats, TrafficDriver, TrafficShape
 
 DEMO_START = datetime(2026, 9, 1, tzinfo=UTC)
@@ -40,7 +42,13 @@ LATENCY_SCALE = 0.02
 # hour for VENDOR_TIMEOUT_S instead of the catalog's seconds.
 VENDOR_TIMEOUT_S = 0.5
 SIMULATED_HANG_S = 1.0
-BASELINE_DAYS = 2
+# Before the first step, everyone is on "standard" and a quarter of the
+# searches also run "optimized" as a shadow. A tenth of those repeat
+# "standard" (A/A) to measure vendor noise. A quarter gives about 1,500 A/B
+# pairs in the week, five times the analysis minimum, and costs the demo
+# less time than shadowing every search.
+SHADOW_DAYS = 7
+SHADOW_SWITCH = ShadowSwitch(enabled=True, share=0.25, aa_share=0.1)
 SETTLE_DAYS = 3  # days after the last step, so feedback on its window arrives
 MAX_SIMULATED_DAYS = 60
 
@@ -61,6 +69,7 @@ def run_demo(options: DemoOptions) -> DemoReport:
     clock = SharedClock(DEMO_START)
     settings = Settings(
         database_url=f"sqlite:///{output / 'waterfall.db'}",
+        shadow_report_dir=output,
         approval_poll_interval_s=1,
         simulator_latency_scale=LATENCY_SCALE,
         vendor_timeout_s=VENDOR_TIMEOUT_S,
@@ -116,8 +125,7 @@ async def _drive(
     approver = DemoApprover(DEMO_APPROVER)
     approver.start()
     try:
-        _say(f"baseline: {BASELINE_DAYS} days on 'standard' for everyone")
-        await driver.run_days(BASELINE_DAYS, _progress("baseline 0%", clock))
+        shadow = await _shadow_week(runtime, driver)
         outcomes = await _run_steps(runtime, driver)
         _say(
             f"settling: {SETTLE_DAYS} more days so feedback on the last window arrives"
@@ -127,7 +135,33 @@ async def _drive(
         approver.stop()
         await stack.aclose()
         await feedback.aclose()
-    return build_demo_report(runtime, DEMO_START, outcomes, output, approver.approvals)
+    return build_demo_report(
+        runtime, DEMO_START, outcomes, output, approver.approvals, shadow
+    )
+
+
+async def _shadow_week(runtime: Runtime, driver: TrafficDriver) -> dict[str, Any]:
+    """Run a week of shadow traffic, then the shadow analysis, then switch it off."""
+    clock = _shared_clock(runtime)
+    rollout_name = runtime.plan.rollout_name
+    set_shadow(
+        runtime.store, rollout_name, SHADOW_SWITCH, "demo", "shadow week", clock.now()
+    )
+    _say(
+        f"shadow week: {SHADOW_DAYS} days on 'standard' for everyone, "
+        f"{SHADOW_SWITCH.share:.0%} of searches also run 'optimized' as a shadow"
+    )
+    await driver.run_days(SHADOW_DAYS, _progress("shadow week 0%", clock))
+    result = await asyncio.to_thread(shadow_analysis, days=SHADOW_DAYS)
+    off = ShadowSwitch(False, SHADOW_SWITCH.share, SHADOW_SWITCH.aa_share)
+    set_shadow(
+        runtime.store, rollout_name, off, "demo", "shadow week over", clock.now()
+    )
+    _say(f"shadow analysis: {result['verdict'].upper()} ({result['reason']})")
+    for item in result["failed"]:
+        _say(f"  failed check {item['name']}: {item['detail']}")
+    _say(f"  report: {result['report_path']}")
+    return result
 
 
 async def _run_steps(runtime: Runtime, driver: TrafficDriver) -> list[dict[str, Any]]:

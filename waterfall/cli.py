@@ -276,15 +276,136 @@ def search(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def metrics(days: float, as_json: bool) -> None:
     """Compute the metrics of both configs over the last DAYS days."""
-    from waterfall.metrics import config_metrics, load_window, metrics_json
+    from waterfall.metrics import (
+        config_metrics,
+        load_window,
+        metrics_json,
+        spend_summary,
+    )
 
     runtime = _runtime()
     end = runtime.clock.now()
-    window = load_window(runtime.store, end - timedelta(days=days), end, as_of=end)
+    start = end - timedelta(days=days)
+    window = load_window(runtime.store, start, end, as_of=end)
+    spend = spend_summary(runtime.store, start, end)
     if as_json:
-        _echo_json(metrics_json(window, runtime.plan))
+        _echo_json(metrics_json(window, runtime.plan) | {"spend": spend})
     else:
         click.echo(config_metrics(window, runtime.plan).to_string())
+        click.echo(_spend_line(spend))
+
+
+def _spend_line(spend: dict[str, Any]) -> str:
+    return (
+        f"vendor spend: primary {spend['primary_cost']:.2f} USD over "
+        f"{spend['primary_executions']} searches; shadow "
+        f"{spend['shadow_cost']:.2f} USD over {spend['shadow_executions']} runs, "
+        f"{spend['shadow_calls_reused']} calls reused from primaries saving "
+        f"{spend['shadow_cost_saved']:.2f} USD"
+    )
+
+
+@main.group()
+def shadow() -> None:
+    """Shadow traffic: the other config run beside each search, logged only."""
+
+
+@shadow.command("on")
+@click.option(
+    "--share",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Share of searches (0-1) that get a shadow run "
+    "[default: WATERFALL_SHADOW_SHARE, else 1.0].",
+)
+@click.option(
+    "--aa-share",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share (0-1) of shadow runs that repeat the primary's own config (A/A), "
+    "to measure vendor noise; these make their own vendor calls.",
+)
+@click.option("--reason", required=True, help="Why shadowing starts; kept in history.")
+@click.option(
+    "--actor",
+    default=getpass.getuser,
+    show_default="current user",
+    help="Who makes the change.",
+)
+def shadow_on(share: float | None, aa_share: float, reason: str, actor: str) -> None:
+    """Start shadow runs; the next search reads the switch."""
+    from waterfall.shadow import ShadowSwitch, set_shadow
+
+    runtime = _runtime()
+    share = runtime.settings.shadow_share if share is None else share
+    switch = ShadowSwitch(True, share, aa_share)
+    set_shadow(
+        runtime.store,
+        runtime.plan.rollout_name,
+        switch,
+        actor,
+        reason,
+        runtime.clock.now(),
+    )
+    click.echo(
+        f"shadow traffic on for rollout '{runtime.plan.rollout_name}': "
+        f"{share:.0%} of searches, {aa_share:.0%} of those as A/A"
+    )
+
+
+@shadow.command("off")
+@click.option("--reason", required=True, help="Why shadowing stops; kept in history.")
+@click.option(
+    "--actor",
+    default=getpass.getuser,
+    show_default="current user",
+    help="Who makes the change.",
+)
+def shadow_off(reason: str, actor: str) -> None:
+    """Stop shadow runs; the next search reads the switch."""
+    from waterfall.shadow import ShadowSwitch, get_shadow, set_shadow
+
+    runtime = _runtime()
+    name = runtime.plan.rollout_name
+    current = get_shadow(runtime.store, name)
+    switch = ShadowSwitch(False, current.share, current.aa_share)
+    set_shadow(runtime.store, name, switch, actor, reason, runtime.clock.now())
+    click.echo(f"shadow traffic off for rollout '{name}'")
+
+
+@shadow.command("status")
+@click.option(
+    "--days",
+    type=click.FloatRange(0, 3650, min_open=True),
+    default=7.0,
+    show_default=True,
+    help="Length of the spend window, ending now, in days.",
+)
+def shadow_status(days: float) -> None:
+    """Show the switch, its latest changes and shadow spend over DAYS days."""
+    from waterfall.metrics import spend_summary
+    from waterfall.shadow import get_shadow
+    from waterfall.store import repository as repo
+
+    runtime = _runtime()
+    name = runtime.plan.rollout_name
+    switch = get_shadow(runtime.store, name)
+    state = "on" if switch.enabled else "off"
+    click.echo(
+        f"shadow traffic {state} for rollout '{name}': share {switch.share:.0%}, "
+        f"A/A share {switch.aa_share:.0%}"
+    )
+    with runtime.store.session() as session:
+        for change in repo.shadow_history(session, name):
+            click.echo(
+                f"  {change.changed_at:%Y-%m-%d %H:%M} "
+                f"{'on' if change.enabled else 'off'} share {change.share:.0%} "
+                f"A/A {change.aa_share:.0%} by {change.changed_by}: {change.reason}"
+            )
+    end = runtime.clock.now()
+    spend = spend_summary(runtime.store, end - timedelta(days=days), end)
+    click.echo(_spend_line(spend))
 
 
 @main.group()

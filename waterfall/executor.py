@@ -18,6 +18,7 @@ from vendors.protocol import (
 )
 from waterfall.breaker.rule import Admission, State
 from waterfall.clock import Clock
+from waterfall.ledger import CallLedger
 from waterfall.logging import get_logger
 from waterfall.records import CallRecord, ExecutionRecord
 from waterfall.routing import RouteDecision
@@ -31,6 +32,16 @@ log = get_logger("executor")
 # Vendors bill a request they reply to, hit or miss. Failed requests (5xx,
 # timeouts, 402, 429) return no data and are not billed.
 _BILLED = frozenset({Outcome.HIT, Outcome.MISS})
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A vendor response and, when it was reused, where from and its own latency."""
+
+    response: VendorResponse
+    reused_from: str | None = None
+    # Milliseconds the call took before this execution started waiting for it.
+    unseen_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -86,8 +97,20 @@ class WaterfallExecutor:
         rollout_name: str,
         search_id: str | None = None,
         is_shadow: bool = False,
+        publish_to: CallLedger | None = None,
+        reuse_from: CallLedger | None = None,
+        on_start: Callable[[ExecutionRecord], None] | None = None,
     ) -> ExecutionResult:
-        """Call vendors in order; a miss or an error falls through to the next."""
+        """Call vendors in order; a miss or an error falls through to the next.
+
+        With publish_to, every call is shared there as it starts. With
+        reuse_from, a vendor already called there is not called again: its
+        response is reused, billed at 0 and its price counted as saved. The
+        latency then counts the reused call's full duration, so that it is
+        the latency this config would have had on its own. `on_start`
+        receives the record before the first call, so a caller that cancels
+        the execution still has the calls made so far.
+        """
         started_at = self._clock.now()
         record = ExecutionRecord(
             id=str(uuid.uuid4()),
@@ -102,9 +125,13 @@ class WaterfallExecutor:
             started_at=started_at,
             criteria=query.sanitized(),
         )
+        if publish_to is not None:
+            publish_to.execution_id = record.id
+        if on_start is not None:
+            on_start(record)
         begin = time.perf_counter()
-        profile = await self._walk(vendors, query, record, started_at)
-        record.latency_ms = (time.perf_counter() - begin) * 1000.0
+        profile = await self._walk(vendors, query, record, publish_to, reuse_from)
+        record.latency_ms += (time.perf_counter() - begin) * 1000.0
         return ExecutionResult(record, profile)
 
     async def _walk(
@@ -112,18 +139,25 @@ class WaterfallExecutor:
         vendors: Sequence[str],
         query: SearchQuery,
         record: ExecutionRecord,
-        started_at: datetime,
+        publish_to: CallLedger | None,
+        reuse_from: CallLedger | None,
     ) -> ContactProfile | None:
+        started_at = record.started_at
         for position, vendor in enumerate(vendors, start=1):
-            admission = self._admit(vendor)
+            # A shadow reusing the primary's call asks the breaker nothing and
+            # tells it nothing: the primary's call was admitted and counted.
+            reusable = reuse_from is not None and reuse_from.has(vendor)
+            admission = _ALWAYS if reusable else self._admit(vendor)
             if not admission.allowed:
                 self._skip(record, vendor, position, admission.state, started_at)
                 continue
             record.positions_tried.append(position)
-            response = _checked(await self._call(vendor, query), started_at)
-            if self._gate is not None:
+            answer = await self._answer(vendor, query, publish_to, reuse_from)
+            response = _checked(answer.response, started_at)
+            record.latency_ms += answer.unseen_ms
+            if self._gate is not None and not reusable:
                 self._gate.record(vendor, admission, response)
-            self._add_call(record, position, response, started_at)
+            self._add_call(record, position, response, started_at, answer.reused_from)
             if response.outcome is Outcome.HIT and response.profiles:
                 return _mark_hit(record, position, response, started_at)
         if vendors and not record.positions_tried:
@@ -160,6 +194,33 @@ class WaterfallExecutor:
             search_id=record.search_id,
         )
 
+    async def _answer(
+        self,
+        vendor: str,
+        query: SearchQuery,
+        publish_to: CallLedger | None,
+        reuse_from: CallLedger | None,
+    ) -> _Answer:
+        if reuse_from is not None and reuse_from.has(vendor):
+            begin = time.perf_counter()
+            shared = await reuse_from.wait(vendor)
+            if shared is not None:
+                waited_ms = (time.perf_counter() - begin) * 1000.0
+                unseen_ms = max(shared.latency_ms - waited_ms, 0.0)
+                return _Answer(shared, reuse_from.execution_id, unseen_ms)
+        if publish_to is None:
+            return _Answer(await self._call(vendor, query))
+        entry = publish_to.open(vendor)
+        try:
+            response = await self._call(vendor, query)
+            entry.set_result(response)
+        finally:
+            # A cancelled primary abandons the entry, so a waiting shadow calls
+            # the vendor itself instead of waiting for nothing.
+            if not entry.done():
+                entry.cancel()
+        return _Answer(response)
+
     async def _call(self, vendor: str, query: SearchQuery) -> VendorResponse:
         # Adapters map vendor faults to outcomes; anything that still escapes
         # is a fault of this vendor too, and must not fail the whole search.
@@ -185,10 +246,13 @@ class WaterfallExecutor:
         position: int,
         response: VendorResponse,
         started_at: datetime,
+        reused_from: str | None = None,
     ) -> None:
         adapter = self._adapters[response.vendor]
-        cost = float(adapter.cost_per_call) if response.outcome in _BILLED else 0.0
+        price = float(adapter.cost_per_call) if response.outcome in _BILLED else 0.0
+        cost, saved = (0.0, price) if reused_from else (price, 0.0)
         record.cost += cost
+        record.cost_saved += saved
         record.calls.append(
             CallRecord(
                 vendor=response.vendor,
@@ -199,6 +263,8 @@ class WaterfallExecutor:
                 latency_ms=response.latency_ms,
                 cost=cost,
                 started_at=started_at,
+                reused_from=reused_from,
+                cost_saved=saved,
             )
         )
         if response.outcome.is_error:

@@ -321,8 +321,13 @@ def _great_expectations() -> Any:
 
 
 @functools.cache
+def load_suite(path: Path) -> dict[str, Any]:
+    """Read a suite's JSON definition once per process."""
+    return json.loads(path.read_text())
+
+
 def _suite_definition() -> dict[str, Any]:
-    return json.loads(SUITE_PATH.read_text())
+    return load_suite(SUITE_PATH)
 
 
 def suite_parameters(plan: RolloutPlan) -> dict[str, float]:
@@ -335,29 +340,34 @@ def suite_parameters(plan: RolloutPlan) -> dict[str, float]:
     return values
 
 
-def _validate(
-    values: dict[str, float], parameters: dict[str, float]
+def run_suite(
+    definition: dict[str, Any],
+    values: dict[str, float],
+    parameters: dict[str, float],
 ) -> dict[str, bool]:
-    """Run the suite on one row of values and map each gate metric to its success."""
+    """Validate one row of values with a suite and map each gate metric to success.
+
+    Each expectation's meta must name its `gate_metric`; thresholds in the
+    definition are `{"$PARAMETER": name}` filled from `parameters`.
+    """
     gx = _great_expectations()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     # Progress bars would write to stderr on every run.
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    suite = context.suites.add(
-        gx.ExpectationSuite(**copy.deepcopy(_suite_definition()))
-    )
+    name = definition["name"]
+    suite = context.suites.add(gx.ExpectationSuite(**copy.deepcopy(definition)))
     batch = (
-        context.data_sources.add_pandas("gate")
-        .add_dataframe_asset("gate_values")
+        context.data_sources.add_pandas(name)
+        .add_dataframe_asset(f"{name}_values")
         .add_batch_definition_whole_dataframe("one_row")
     )
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name="rollout_gate", data=batch, suite=suite)
+    validation = context.validation_definitions.add(
+        gx.ValidationDefinition(name=name, data=batch, suite=suite)
     )
     frame = pd.DataFrame({column: [value] for column, value in values.items()})
-    result = definition.run(
+    result = validation.run(
         batch_parameters={"dataframe": frame}, expectation_parameters=parameters
     )
     outcomes = {}
@@ -365,7 +375,9 @@ def _validate(
         metric = item.expectation_config.meta["gate_metric"]
         if item.exception_info.get("raised_exception"):
             message = item.exception_info.get("exception_message")
-            raise RuntimeError(f"gate expectation '{metric}' failed to run: {message}")
+            raise RuntimeError(
+                f"expectation '{metric}' of suite '{name}' failed to run: {message}"
+            )
         outcomes[metric] = bool(item.success)
     return outcomes
 
@@ -385,8 +397,10 @@ def evaluate_gate(
     control = _control_arm(window, metrics, plan, target_percentage, baseline)
     measurements = _measure(window, plan, treatment, control, target_percentage)
     parameters = suite_parameters(plan)
-    successes = _validate(
-        {m.column: m.compared for m in measurements.values()}, parameters
+    successes = run_suite(
+        _suite_definition(),
+        {m.column: m.compared for m in measurements.values()},
+        parameters,
     )
     checks = _checks(plan, measurements, successes, parameters)
     sizes = _sample_sizes(treatment, control)

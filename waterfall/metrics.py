@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from waterfall.plan import RolloutPlan
@@ -54,6 +54,9 @@ EXECUTION_COLUMNS = (
     "latency_ms",
     "error_occurred",
     "cost",
+    "search_id",
+    "error_type",
+    "cost_saved",
 )
 CALL_COLUMNS = (
     "execution_id",
@@ -63,6 +66,8 @@ CALL_COLUMNS = (
     "outcome",
     "latency_ms",
     "cost",
+    "reused_from",
+    "cost_saved",
 )
 OUTCOME_COLUMNS = ("execution_id", "config_name", "channel", "status", "observed_at")
 
@@ -186,13 +191,19 @@ def _typed_executions(frame: pd.DataFrame) -> pd.DataFrame:
             "latency_ms": "float64",
             "error_occurred": bool,
             "cost": "float64",
+            "cost_saved": "float64",
         }
     )
 
 
 def _typed_calls(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(
-        {"position": "int64", "latency_ms": "float64", "cost": "float64"}
+        {
+            "position": "int64",
+            "latency_ms": "float64",
+            "cost": "float64",
+            "cost_saved": "float64",
+        }
     )
 
 
@@ -402,6 +413,50 @@ def position_hit_rates(window: Window) -> pd.DataFrame:
     frame["searches"] = searches.reindex(frame.index.get_level_values(0)).to_numpy()
     frame["hit_rate"] = frame["hits"] / frame["searches"]
     return frame.reset_index()
+
+
+# ---------------------------------------------------------------- spend
+
+
+def spend_summary(
+    store_or_session: Store | Session, start: datetime, end: datetime
+) -> dict[str, Any]:
+    """Sum vendor spend in [start, end), primary and shadow apart.
+
+    Shadow spend is what shadow runs paid vendors; `shadow_cost_saved` and
+    `shadow_calls_reused` are the calls they took from their primary
+    instead of paying a second time.
+    """
+    in_window = (SearchExecution.started_at >= start, SearchExecution.started_at < end)
+    executions = (
+        select(
+            SearchExecution.is_shadow,
+            func.count(),
+            func.coalesce(func.sum(SearchExecution.cost), 0.0),
+            func.coalesce(func.sum(SearchExecution.cost_saved), 0.0),
+        )
+        .where(*in_window)
+        .group_by(SearchExecution.is_shadow)
+    )
+    reused = (
+        select(func.count())
+        .select_from(VendorCall)
+        .join(SearchExecution, SearchExecution.id == VendorCall.execution_id)
+        .where(*in_window, VendorCall.reused_from.is_not(None))
+    )
+    with _session_of(store_or_session) as session:
+        sums = {bool(row[0]): row[1:] for row in session.execute(executions)}
+        reused_calls = int(session.scalar(reused) or 0)
+    primary = sums.get(False, (0, 0.0, 0.0))
+    shadow = sums.get(True, (0, 0.0, 0.0))
+    return {
+        "primary_executions": int(primary[0]),
+        "primary_cost": float(primary[1]),
+        "shadow_executions": int(shadow[0]),
+        "shadow_cost": float(shadow[1]),
+        "shadow_cost_saved": float(shadow[2]),
+        "shadow_calls_reused": reused_calls,
+    }
 
 
 # ---------------------------------------------------------------- JSON

@@ -19,6 +19,8 @@ class CallRecord:
     latency_ms: float
     cost: float
     started_at: datetime
+    reused_from: str | None = None  # the primary execution whose response was reused
+    cost_saved: float = 0.0
 
 
 @dataclass
@@ -49,6 +51,7 @@ class ExecutionRecord:
     error_type: str | None = None
     result_count: int = 0
     cost: float = 0.0
+    cost_saved: float = 0.0
     calls: list[CallRecord] = field(default_factory=list)
 
     def execution_row(self) -> dict[str, Any]:
@@ -86,6 +89,7 @@ class ExecutionRecord:
             "error_type": self.error_type,
             "result_count": self.result_count,
             "cost": round(self.cost, 4),
+            "cost_saved": round(self.cost_saved, 4),
             "route": {
                 "config_name": self.config_name,
                 "bucket": round(self.route_bucket, 4),

@@ -117,6 +117,7 @@ def build_demo_report(
     outcomes: list[dict[str, Any]],
     output: Path,
     approvals: list[dict[str, Any]],
+    shadow: dict[str, Any] | None = None,
 ) -> DemoReport:
     """Measure both configs over the whole demo and write report.md and report.json."""
     plan = runtime.plan
@@ -125,6 +126,8 @@ def build_demo_report(
     configs = config_metrics(window, plan)
     vendors = vendor_metrics(window, plan)
     summary, notes = _summary_table(configs, vendors, plan)
+    if shadow is not None:
+        notes.insert(0, _shadow_note(shadow))
     steps = _steps_table(runtime)
     report = DemoReport(summary, steps, notes, output / "report.md")
     report.data = {
@@ -135,6 +138,7 @@ def build_demo_report(
         "gate_results": [o.get("gate") for o in outcomes if o.get("gate")],
         "outcomes": outcomes,
         "approvals": approvals,
+        "shadow_analysis": shadow,
         "notes": notes,
     }
     (output / "report.json").write_text(json.dumps(report.data, indent=2, default=str))
@@ -203,6 +207,18 @@ def _summary_table(
         ]
     )
     return table, _notes(treatment, vendors, plan)
+
+
+def _shadow_note(shadow: dict[str, Any]) -> str:
+    spend = shadow["spend"]
+    return (
+        f"shadow week before the first step: the shadow analysis recommended "
+        f"{shadow['verdict'].upper()} ({shadow['reason']}) on {shadow['ab_pairs']} "
+        f"paired searches and {shadow['aa_pairs']} A/A pairs; shadow spend "
+        f"{spend['shadow_cost']:.2f} USD, {spend['shadow_calls_reused']} calls "
+        f"reused saving {spend['shadow_cost_saved']:.2f} USD; "
+        f"report {shadow['report_path']}"
+    )
 
 
 def _result_word(met: bool | None) -> str:

@@ -30,7 +30,8 @@ class SearchStack:
     breaker: CircuitBreaker | None = None
 
     async def aclose(self) -> None:
-        """Write every queued record and close the vendor clients."""
+        """Let shadow runs end, write every queued record, close the vendor clients."""
+        await self.service.drain_shadows()
         self.recorder.close()
         for adapter in self.adapters.values():
             await adapter.aclose()
@@ -78,6 +79,7 @@ def build_stack(
         runtime.clock,
         runtime.plan.rollout_name,
         executor=executor,
+        shadow_timeout_s=runtime.settings.shadow_timeout_s,
     )
     return SearchStack(adapters, recorder, service, breaker)
 

@@ -69,6 +69,23 @@ class Settings(BaseSettings):
     approval_poll_interval_s: int = Field(
         default=2, description="Seconds between checks of a paused step for input"
     )
+    shadow_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a shadow run may take before it is abandoned, logged "
+        "and counted; the primary search never waits for it",
+    )
+    shadow_share: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Share of searches (0-1) that `waterfall shadow on` shadows "
+        "when no --share is given",
+    )
+    shadow_report_dir: Path = Field(
+        default=PROJECT_ROOT / ".waterfall" / "reports",
+        description="Folder where the shadow analysis writes its HTML reports",
+    )
     prefect_ui_url: str = Field(
         default="http://127.0.0.1:4200",
         description="Base URL of the Prefect UI, used for links to flow runs",

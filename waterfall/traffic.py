@@ -124,6 +124,9 @@ class TrafficDriver:
         for hour in SEARCH_HOURS:
             self._clock.set(day_start + timedelta(hours=hour))
             results += await self._run_hour(self._searches_this_hour())
+        # Shadow runs outlive their searches; the day's must be recorded
+        # before the day ends.
+        await self._service.drain_shadows()
         await self._feedback.send(_deliveries(results))
         self._clock.set(day_start + timedelta(days=1))
         report = await self._ingest_feedback()

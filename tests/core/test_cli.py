@@ -208,3 +208,47 @@ class TestSubjectNormalisation:
         result = cli.invoke(main, ["route", "u" * 129])
         assert result.exit_code != 0
         assert "maximum is 128" in str(result.exception)
+
+
+class TestShadowCommands:
+    def test_on_then_status_shows_share_and_reason(self, cli: CliRunner) -> None:
+        output = run(
+            cli, "shadow", "on", "--share", "0.25", "--reason", "week", "--actor", "bo"
+        )
+        status = run(cli, "shadow", "status")
+        assert "25% of searches" in output
+        assert "shadow traffic on" in status
+        assert "by bo: week" in status
+        assert "shadow 0.00 USD over 0 runs" in status
+
+    def test_off_keeps_share_and_stops(self, cli: CliRunner) -> None:
+        run(cli, "shadow", "on", "--share", "0.5", "--reason", "start")
+        run(cli, "shadow", "off", "--reason", "done")
+        status = run(cli, "shadow", "status")
+        assert "shadow traffic off" in status
+        assert "share 50%" in status
+
+    def test_share_above_one_is_rejected(self, cli: CliRunner) -> None:
+        result = cli.invoke(main, ["shadow", "on", "--share", "2", "--reason", "x"])
+        assert result.exit_code == 2
+        assert "--share" in result.output
+
+    def test_search_with_shadow_on_records_spend_apart(
+        self, cli: CliRunner, simulator: SimulatorServer
+    ) -> None:
+        run(cli, "shadow", "on", "--reason", "measure")
+        run(
+            cli,
+            "search",
+            "--subject",
+            "user-9",
+            "--first-name",
+            "Ana",
+            "--last-name",
+            "Chen",
+            "--company",
+            "acme.io",
+        )
+        data = json.loads(run(cli, "metrics", "--json"))
+        assert data["spend"]["primary_executions"] == 1
+        assert data["spend"]["shadow_executions"] == 1

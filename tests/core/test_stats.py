@@ -146,3 +146,37 @@ class TestSampleRatio:
     def test_rejects_target_out_of_range(self) -> None:
         with pytest.raises(ValueError, match="outside 0..100"):
             sample_ratio_test(1, 1, 150)
+
+
+class TestPairedIntervals:
+    def test_paired_interval_is_narrower_than_welch(self) -> None:
+        from waterfall.stats import mean_difference_ci, paired_difference_ci
+
+        rng = np.random.default_rng(3)
+        base = rng.normal(100, 30, 500)
+        treated = base - 5 + rng.normal(0, 2, 500)
+        paired = paired_difference_ci(treated - base)
+        welch = mean_difference_ci(treated, base)
+        assert paired.low < -5 < paired.high
+        assert paired.high - paired.low < (welch.high - welch.low) / 5
+
+    def test_paired_interval_of_constant_differences_is_a_point(self) -> None:
+        from waterfall.stats import paired_difference_ci
+
+        interval = paired_difference_ci([2.0, 2.0, 2.0])
+        assert (interval.low, interval.high) == (2.0, 2.0)
+
+    def test_quantile_interval_covers_a_shift(self) -> None:
+        from waterfall.stats import paired_quantile_difference_ci
+
+        rng = np.random.default_rng(4)
+        base = rng.lognormal(6, 0.5, 2000)
+        interval = paired_quantile_difference_ci(base + 50, base, 0.95, seed=1)
+        assert interval.estimate == pytest.approx(50)
+        assert interval.low <= 50 <= interval.high
+
+    def test_quantile_interval_rejects_unpaired_samples(self) -> None:
+        from waterfall.stats import paired_quantile_difference_ci
+
+        with pytest.raises(ValueError, match="differ in length"):
+            paired_quantile_difference_ci([1.0, 2.0], [1.0], 0.5)

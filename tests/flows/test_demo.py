@@ -21,6 +21,10 @@ class TestDemo:
         data = json.loads((tmp_path / "demo" / "report.json").read_text())
         steps = [row["step"] for row in data["steps"]]
         assert "simulated day 1" in printed
+        assert "shadow analysis: " in printed
+        assert data["shadow_analysis"]["ab_pairs"] > 0
+        assert data["shadow_analysis"]["verdict"] in {"go", "no-go", "sample too small"}
+        assert Path(data["shadow_analysis"]["report_path"]).exists()
         assert "Before (standard) and after (optimized)" in printed
         assert steps[-1] == "100%"
         assert {row["approver"] for row in data["steps"]} <= {DEMO_APPROVER, "-"}

@@ -6,7 +6,11 @@ from pathlib import Path
 
 import yaml
 
-from deployments.serve import ROLLOUT_EVALUATION_CRON, build_deployments
+from deployments.serve import (
+    ROLLOUT_EVALUATION_CRON,
+    SHADOW_ANALYSIS_CRON,
+    build_deployments,
+)
 
 
 class TestDeployments:
@@ -17,7 +21,13 @@ class TestDeployments:
             ("rollout-step", "manual"),
             ("rollout", "manual"),
             ("rollback", "manual"),
+            ("shadow-analysis", "weekly"),
         }
+
+    def test_shadow_analysis_runs_weekly(self) -> None:
+        weekly = next(d for d in build_deployments() if d.name == "weekly")
+        assert weekly.schedules[0].schedule.cron == SHADOW_ANALYSIS_CRON
+        assert weekly.parameters == {"days": 7.0}
 
     def test_rollout_runs_hourly(self) -> None:
         hourly = next(d for d in build_deployments() if d.name == "hourly")
@@ -34,4 +44,5 @@ class TestDeployments:
             ("rollout_step", "manual"),
             ("rollout", "manual"),
             ("rollback", "manual"),
+            ("shadow_analysis", "weekly"),
         }

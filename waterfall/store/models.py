@@ -129,6 +129,42 @@ class RolloutHistory(Base):
     changed_at: Mapped[datetime]
 
 
+class ShadowState(Base):
+    """Whether shadow traffic runs and on which share of searches, read per search."""
+
+    __tablename__ = "shadow_state"
+
+    rollout_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    share: Mapped[float] = mapped_column(Float, default=1.0)
+    aa_share: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        CheckConstraint("share >= 0 AND share <= 1", name="ck_shadow_share_range"),
+        CheckConstraint(
+            "aa_share >= 0 AND aa_share <= 1", name="ck_shadow_aa_share_range"
+        ),
+    )
+
+
+class ShadowHistory(Base):
+    """Every change of the shadow switch, with who and why."""
+
+    __tablename__ = "shadow_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rollout_name: Mapped[str] = mapped_column(String(64), index=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    share: Mapped[float] = mapped_column(Float)
+    aa_share: Mapped[float] = mapped_column(Float)
+    changed_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[datetime]
+
+
 class SearchExecution(Base):
     """One waterfall execution, primary or shadow. Holds no names, emails or phones."""
 
@@ -158,6 +194,8 @@ class SearchExecution(Base):
     error_type: Mapped[str | None] = mapped_column(String(64))
     result_count: Mapped[int] = mapped_column(Integer, default=0)
     cost: Mapped[float] = mapped_column(Float, default=0.0)
+    # Spend a shadow execution avoided by reusing its primary's vendor responses.
+    cost_saved: Mapped[float] = mapped_column(Float, default=0.0)
 
     __table_args__ = (
         Index("ix_executions_config_time", "config_name", "is_shadow", "started_at"),
@@ -181,6 +219,10 @@ class VendorCall(Base):
     latency_ms: Mapped[float] = mapped_column(Float)
     cost: Mapped[float] = mapped_column(Float)
     started_at: Mapped[datetime]
+    # Set on a shadow's call that reused the response of this primary execution:
+    # the vendor was not called again, so cost is 0 and cost_saved is its price.
+    reused_from: Mapped[str | None] = mapped_column(String(36))
+    cost_saved: Mapped[float] = mapped_column(Float, default=0.0)
 
     __table_args__ = (Index("ix_vendor_calls_vendor_time", "vendor", "started_at"),)
 

@@ -15,6 +15,8 @@ from waterfall.store.models import (
     RolloutHistory,
     RolloutStage,
     RolloutState,
+    ShadowHistory,
+    ShadowState,
     Vendor,
     WaterfallConfigEntry,
 )
@@ -228,3 +230,62 @@ def breaker_transitions(
 def vendor_names(session: Session) -> list[str]:
     """Return every stored vendor name, sorted."""
     return list(session.scalars(select(Vendor.name).order_by(Vendor.name)))
+
+
+def get_shadow_state(session: Session, rollout_name: str) -> ShadowState | None:
+    """Return the shadow switch row, if any."""
+    return session.get(ShadowState, rollout_name)
+
+
+def set_shadow_state(
+    session: Session,
+    rollout_name: str,
+    enabled: bool,
+    share: float,
+    aa_share: float,
+    changed_by: str,
+    reason: str,
+    now: datetime,
+) -> tuple[bool, float, float] | None:
+    """Set the shadow switch and append the change to history.
+
+    Returns the previous (enabled, share, aa_share), or None for the first setting.
+    """
+    state = session.get(ShadowState, rollout_name, with_for_update=True)
+    old = None if state is None else (state.enabled, state.share, state.aa_share)
+    if state is None:
+        state = ShadowState(rollout_name=rollout_name)
+        session.add(state)
+    state.enabled = enabled
+    state.share = share
+    state.aa_share = aa_share
+    state.updated_by = changed_by
+    state.reason = reason
+    state.updated_at = now
+    session.add(
+        ShadowHistory(
+            rollout_name=rollout_name,
+            enabled=enabled,
+            share=share,
+            aa_share=aa_share,
+            changed_by=changed_by,
+            reason=reason,
+            changed_at=now,
+        )
+    )
+    session.flush()
+    return old
+
+
+def shadow_history(
+    session: Session, rollout_name: str, limit: int = 10
+) -> list[ShadowHistory]:
+    """Return the newest shadow switch changes first."""
+    return list(
+        session.scalars(
+            select(ShadowHistory)
+            .where(ShadowHistory.rollout_name == rollout_name)
+            .order_by(ShadowHistory.id.desc())
+            .limit(limit)
+        )
+    )
