@@ -88,10 +88,9 @@ class DemoApprover:
 class SlackClickApprover:
     """Background thread that clicks Approve on every approval message in Slack.
 
-    It plays the product manager for the demo: it watches the mock Slack for
-    messages with buttons and sends the click to the project's endpoint,
-    signed the way Slack signs it, so the demo's approvals take the same path
-    as a person's.
+    It plays the product manager for the demo. It watches the mock Slack for
+    messages with buttons and sends each click to the project's endpoint,
+    signed as Slack signs it, so the demo's approvals take a person's path.
     """
 
     def __init__(
@@ -101,6 +100,7 @@ class SlackClickApprover:
         signing_secret: str,
         clock: Clock,
         user_id: str,
+        user_name: str = "demo-approver",
         poll_interval_s: float = 0.3,
     ) -> None:
         self.api = api
@@ -109,6 +109,7 @@ class SlackClickApprover:
         self._secret = signing_secret
         self._clock = clock
         self._user_id = user_id
+        self._user_name = user_name
         self._clicked: set[str] = set()
         self._poll_interval_s = poll_interval_s
         self._stop = threading.Event()
@@ -138,9 +139,8 @@ class SlackClickApprover:
         if stage_id is None or ts in self._clicked:
             return
         self._clicked.add(ts)
-        body = button_click(
-            APPROVE_ACTION, stage_id, self._user_id, ts, "demo-approver"
-        )
+        user, name = self._user_id, self._user_name
+        body = button_click(APPROVE_ACTION, stage_id, user, ts, name)
         stamp = int(self._clock.now().timestamp())
         response = client.post(
             f"{self.endpoint_url}/slack/interactions",

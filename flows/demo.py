@@ -2,8 +2,8 @@
 
 It uses the production code paths: the vendor simulator over HTTP, the real
 adapters, the store, the Prefect flows with pause and resume. Only the clock
-is simulated, and approvals come from a demo approver that is labelled as
-such in every record it leaves.
+is simulated, and approvals come from a demo approver that clicks Approve in
+a local mock of Slack and is labelled as such in every record it leaves.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flows.approver import DemoApprover
+from flows.demo_slack import DEMO_USER_ID, DEMO_USER_NAME, demo_slack
 from flows.rollout import rollout
 from flows.shadow import shadow_analysis
 from vendors.esp import FeedbackClient
@@ -34,7 +34,7 @@ from waterfall.shadow import ShadowSwitch, set_shadow
 from waterfall.traffic import DayStats, TrafficDriver, TrafficShape
 
 DEMO_START = datetime(2026, 9, 1, tzinfo=UTC)
-DEMO_APPROVER = "demo-approver (automatic, demo only)"
+DEMO_APPROVER = f"{DEMO_USER_NAME} (Slack {DEMO_USER_ID})"
 # Vendor latencies are slept at this fraction so that three weeks of traffic
 # fit in minutes; reported latencies are measured wall times at this scale.
 LATENCY_SCALE = 0.02
@@ -122,22 +122,18 @@ async def _drive(
         output / "feedback",
         shape,
     )
-    approver = DemoApprover(DEMO_APPROVER)
-    approver.start()
     try:
-        shadow = await _shadow_week(runtime, driver)
-        outcomes = await _run_steps(runtime, driver)
-        _say(
-            f"settling: {SETTLE_DAYS} more days so feedback on the last window arrives"
-        )
-        await driver.run_days(SETTLE_DAYS, _progress("after rollout", clock))
+        with demo_slack(runtime) as slack:
+            shadow = await _shadow_week(runtime, driver)
+            outcomes = await _run_steps(runtime, driver)
+            _say(f"settling: {SETTLE_DAYS} more days for feedback on the last window")
+            await driver.run_days(SETTLE_DAYS, _progress("after rollout", clock))
+            _say(slack.summary())
     finally:
-        approver.stop()
         await stack.aclose()
         await feedback.aclose()
-    return build_demo_report(
-        runtime, DEMO_START, outcomes, output, approver.approvals, shadow
-    )
+    approvals = slack.approver.approvals
+    return build_demo_report(runtime, DEMO_START, outcomes, output, approvals, shadow)
 
 
 async def _shadow_week(runtime: Runtime, driver: TrafficDriver) -> dict[str, Any]:
