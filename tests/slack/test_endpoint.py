@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 
 from tests.slack.conftest import APPROVER, SECRET, FakeResume, waiting_stage
 from waterfall import rollout as core
+from waterfall.errors import ConfigError
 from waterfall.runtime import Runtime
 from waterfall.slack.approvals import ApprovalDesk
 from waterfall.slack.endpoint import ROLLBACK_COMMAND, SlackEndpoint
@@ -290,3 +291,16 @@ class TestRollbackCommand:
             "/slack/commands", content=body, headers=signed_headers(SECRET, body, old)
         )
         assert response.status_code == 401
+
+
+class TestServeCommand:
+    def test_missing_signing_secret_is_named(self, monkeypatch, tmp_path) -> None:
+        from click.testing import CliRunner
+
+        from waterfall.cli import main
+
+        monkeypatch.setenv("WATERFALL_DATABASE_URL", f"sqlite:///{tmp_path / 'w.db'}")
+        monkeypatch.delenv("WATERFALL_SLACK_SIGNING_SECRET", raising=False)
+        result = CliRunner().invoke(main, ["slack", "serve"])
+        assert isinstance(result.exception, ConfigError)
+        assert "WATERFALL_SLACK_SIGNING_SECRET" in str(result.exception)
