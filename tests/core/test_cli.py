@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -181,6 +182,23 @@ class TestErrorsWithoutTraceback:
         assert code == 2
         assert "secret" not in error
         assert "127.0.0.1:1" in error
+
+    def test_silent_postgres_times_out(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        # A server that accepts the connection and never answers.
+        with socket.create_server(("127.0.0.1", 0)) as silent:
+            port = silent.getsockname()[1]
+            url = f"postgresql://postgres@127.0.0.1:{port}/none"
+            monkeypatch.setenv("WATERFALL_DATABASE_URL", url)
+            monkeypatch.setattr("waterfall.store.db.CONNECT_TIMEOUT_S", 1)
+            code = run_entry_point(
+                ["rollout", "rollback", "--reason", "x"], monkeypatch
+            )
+        error = capsys.readouterr().err
+        assert code == 2
+        assert "timeout" in error
+        assert f"127.0.0.1:{port}" in error
 
     def test_empty_subject_is_rejected(
         self,

@@ -15,6 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 if TYPE_CHECKING:
     from alembic.config import Config
 
+# libpq's limit on the whole connection start, in seconds. Without it, a
+# server that accepts the TCP connection and never answers blocks a rollback
+# command (and every search) forever.
+CONNECT_TIMEOUT_S = 5
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -29,6 +34,14 @@ def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets a busy timeout, WAL and foreign keys."""
     url = normalise_url(url)
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+        )
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
