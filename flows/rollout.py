@@ -10,13 +10,14 @@ pauses for a human decision.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from prefect import flow
 from prefect.context import get_run_context
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
+from pydantic import StringConstraints
 
 from tasks.rollout import (
     await_decision,
@@ -45,11 +46,18 @@ AUTOMATIC = "rollout gate (automatic)"
 
 
 class ApprovalInput(RunInput):
-    """The decision a person gives on a step whose gate passed."""
+    """The decision a person gives on a step whose gate passed.
+
+    The limits match the store's columns. Prefect's server checks input
+    against this schema, so a blank or over-long name is rejected at resume
+    and the run keeps waiting instead of failing halfway through a rollback.
+    """
 
     decision: Literal["approve", "reject"]
-    approver: str
-    comment: str = ""
+    # The server checks the JSON schema, which cannot strip spaces: the
+    # pattern asks for one visible character instead.
+    approver: Annotated[str, StringConstraints(pattern=r"\S", max_length=128)]
+    comment: Annotated[str, StringConstraints(max_length=2000)] = ""
 
 
 @flow(name="rollout-step", persist_result=True)

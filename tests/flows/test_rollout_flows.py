@@ -59,6 +59,34 @@ class TestRolloutStep:
         assert stage_status(rollout_env, 10) == "approved"
         assert len(approver.approvals) == 1
 
+    def test_blank_approver_is_refused_and_run_waits(
+        self, rollout_env: RolloutEnv
+    ) -> None:
+        rollout_step(10.0)
+        rollout_env.run_days(2)
+        rollout_env.wait_for_feedback()
+        refused: list[str] = []
+
+        def answer_badly_then_well(flow_run_id, _name) -> None:
+            for bad in ("", "   ", "x" * 129):
+                try:
+                    resume_flow_run(
+                        flow_run_id, run_input={"decision": "reject", "approver": bad}
+                    )
+                except RuntimeError:
+                    refused.append(bad)
+            resume_flow_run(
+                flow_run_id, run_input={"decision": "reject", "approver": "pm"}
+            )
+
+        with answering("reject") as approver:
+            approver._approve = answer_badly_then_well  # type: ignore[method-assign]
+            outcome = rollout_step(10.0)
+        assert len(refused) == 3
+        assert outcome["status"] == "rejected"
+        assert outcome["stage"]["approver"] == "pm"
+        assert percentage(rollout_env) == 0
+
     def test_rejection_rolls_back(self, rollout_env: RolloutEnv) -> None:
         rollout_step(10.0)
         rollout_env.run_days(2)
