@@ -21,7 +21,7 @@ from sqlalchemy.exc import (
     ProgrammingError,
 )
 
-from waterfall.errors import ConfigValidationError, WaterfallError
+from waterfall.errors import ConfigValidationError, InvalidRequestError, WaterfallError
 from waterfall.logging import configure_logging
 from waterfall.runtime import Runtime
 from waterfall.settings import Settings
@@ -212,6 +212,17 @@ def _release_runs(closed: list[Any], actor: str, reason: str) -> None:
     # Prefect is imported only when a closed stage has a run to release, so a
     # rollback without waiting steps never pays for the import.
     if not any(stage.flow_run_id for stage in closed):
+        return
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        # Without a server URL Prefect would start a throwaway server of its
+        # own, which knows none of the waiting runs and takes seconds.
+        click.echo(
+            "note: PREFECT_API_URL is not set, so waiting step runs were not "
+            "ended; each finds its step rolled back when it wakes",
+            err=True,
+        )
         return
     from tasks.control import release_waiting_runs
 
@@ -469,8 +480,13 @@ def outcomes_ingest(file: Path, quarantine: Path | None) -> None:
     """Ingest a JSON-lines feedback file; bad rows are quarantined with their reason."""
     from waterfall.outcomes import ingest_file
 
-    runtime = _runtime()
     target = quarantine or file.with_suffix(".quarantine.jsonl")
+    if target.resolve() == file.resolve():
+        raise InvalidRequestError(
+            f"--quarantine {target} is the input file itself, which would be "
+            "overwritten before it is read: give another path"
+        )
+    runtime = _runtime()
     report = ingest_file(runtime.store, file, runtime.clock.now(), target)
     click.echo(
         f"accepted {report.accepted}, duplicates {report.duplicates}, "

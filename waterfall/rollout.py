@@ -49,6 +49,7 @@ class StageView:
     decision_comment: str | None = None
     slack_channel: str | None = None
     slack_ts: str | None = None
+    rollout_name: str | None = None
 
     @classmethod
     def of(cls, stage: RolloutStage) -> StageView:
@@ -68,6 +69,7 @@ class StageView:
             stage.decision_comment,
             stage.slack_channel,
             stage.slack_ts,
+            stage.rollout_name,
         )
 
 
@@ -112,6 +114,8 @@ def rollback(
     The percentage is written first, in its own transaction, so the next
     search uses the control config even if closing the stages fails.
     """
+    if not reason.strip():
+        raise RolloutError("a reason is required: say why the rollout goes back to 0%")
     set_percentage(store, rollout_name, 0.0, actor, f"rollback: {reason}", now)
     with store.session() as session:
         open_stages = session.scalars(

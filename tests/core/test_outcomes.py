@@ -114,6 +114,19 @@ class TestIngest:
         assert result.exit_code == 0, result.output
         assert "quarantined 1" in result.output
 
+    def test_quarantine_onto_the_input_is_refused(
+        self, tmp_path: Path, monkeypatch
+    ) -> None:
+        monkeypatch.setenv("WATERFALL_DATABASE_URL", f"sqlite:///{tmp_path / 'w.db'}")
+        feedback = write_jsonl(tmp_path / "f.jsonl", [{"channel": "email"}])
+        before = feedback.read_text()
+        result = CliRunner().invoke(
+            __import__("waterfall.cli").cli.main,
+            ["outcomes", "ingest", str(feedback), "--quarantine", str(feedback)],
+        )
+        assert "is the input file itself" in str(result.exception)
+        assert feedback.read_text() == before
+
 
 class TestHostileFeedback:
     async def test_bad_types_do_not_stop_good_rows(

@@ -70,6 +70,11 @@ class TestSteps:
             assert repo.get_percentage(session, NAME) == 25
         assert nxt.percentage == 25
 
+    @pytest.mark.parametrize("reason", ["", "   "])
+    def test_rollback_needs_a_reason(self, ready: Store, clock, reason: str) -> None:
+        with pytest.raises(RolloutError, match="reason is required"):
+            rollback(ready, NAME, "oncall", reason, clock.now())
+
     def test_rollback_closes_open_stage_and_restarts_plan(
         self, ready: Store, clock
     ) -> None:

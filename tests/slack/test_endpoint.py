@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
 from tests.slack.conftest import APPROVER, SECRET, FakeResume, waiting_stage
 from waterfall import rollout as core
-from waterfall.errors import ConfigError
+from waterfall.errors import ConfigError, StoreError
 from waterfall.runtime import Runtime
 from waterfall.slack.approvals import ApprovalDesk
 from waterfall.slack.endpoint import ROLLBACK_COMMAND, SlackEndpoint
@@ -178,7 +179,7 @@ class TestClicksThatChangeNothing:
         click(client, runtime, approve_body(stage.id))
         click(client, runtime, approve_body(stage.id))
         assert len(resume.answers) == 1
-        assert "no longer waits" in ephemerals(slack)[-1]["text"]
+        assert "decided a moment ago" in ephemerals(slack)[-1]["text"]
 
     def test_click_after_the_timeout(
         self,
@@ -234,6 +235,58 @@ class TestClicksThatChangeNothing:
         assert "does not belong" in ephemerals(slack)[-1]["text"]
 
 
+class TestHostileClicks:
+    def test_step_of_another_rollout(
+        self,
+        client: TestClient,
+        runtime: Runtime,
+        resume: FakeResume,
+        slack: MockSlackApi,
+    ) -> None:
+        other = runtime.plan.model_copy(update={"rollout_name": "another-rollout"})
+        now = runtime.clock.now()
+        stage = core.begin_step(runtime.store, other, 10, now, "test", False)
+        core.await_decision(runtime.store, stage.id, "run-9")
+        click(client, runtime, approve_body(stage.id))
+        assert resume.answers == []
+        assert "does not belong" in ephemerals(slack)[-1]["text"]
+
+    def test_click_on_another_message(
+        self, client: TestClient, runtime: Runtime, resume: FakeResume
+    ) -> None:
+        stage = waiting_stage(runtime)
+        core.attach_message(runtime.store, stage.id, "C1", "1700000000.999999")
+        click(client, runtime, approve_body(stage.id))
+        assert resume.answers == []
+
+    @pytest.mark.parametrize("value", ["\u0661", "\u00b2", "1" * 30, "-1", "1.5"])
+    def test_odd_button_values(
+        self, client: TestClient, runtime: Runtime, resume: FakeResume, value: str
+    ) -> None:
+        waiting_stage(runtime)
+        body = button_click(APPROVE_ACTION, value, APPROVER, MESSAGE_TS, "alice")
+        assert click(client, runtime, body) == 200
+        assert resume.answers == []
+
+    def test_oversized_body_is_refused_unread(
+        self, client: TestClient, runtime: Runtime
+    ) -> None:
+        assert click(client, runtime, b"payload=" + b"x" * 2_000_000) == 413
+
+    def test_failure_while_handling_still_replies(
+        self, runtime: Runtime, slack: MockSlackApi
+    ) -> None:
+        def unreachable(*_args: object) -> None:
+            raise httpx.ConnectError("connection refused")
+
+        desk = ApprovalDesk(runtime, [APPROVER], unreachable)
+        client = TestClient(SlackEndpoint(SECRET, desk).app())
+        stage = waiting_stage(runtime)
+        assert click(client, runtime, approve_body(stage.id)) == 200
+        assert "could not be processed" in ephemerals(slack)[-1]["text"]
+        assert core.get_stage(runtime.store, stage.id).status == "awaiting_approval"
+
+
 class TestAcceptedClick:
     def test_buttons_give_way_to_the_decision(
         self, client: TestClient, runtime: Runtime, slack: MockSlackApi
@@ -280,6 +333,18 @@ class TestRollbackCommand:
         assert "Say why" in response.json()["text"]
         with runtime.store.session() as session:
             assert repo.get_percentage(session, runtime.plan.rollout_name) == 10
+
+    def test_store_failure_is_explained(
+        self, client: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def failing(*_args: object, **_kwargs: object) -> None:
+            raise StoreError("the store is down")
+
+        monkeypatch.setattr("waterfall.slack.endpoint.roll_back_everything", failing)
+        response = self.command(client, runtime, "bounces")
+        assert response.status_code == 200
+        assert response.json()["response_type"] == "ephemeral"
+        assert "waterfall rollout rollback" in response.json()["text"]
 
     def test_stale_command_is_refused(
         self, client: TestClient, runtime: Runtime

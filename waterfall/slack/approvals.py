@@ -55,13 +55,33 @@ class ApprovalDesk:
         self.announcer = RolloutAnnouncer(runtime)
 
     def handle(self, click: Click) -> str:
-        """Act on a click and return what happened as a short code."""
-        outcome, explanation = self._decide(click)
+        """Act on a click and return what happened as a short code.
+
+        The click was acknowledged before this runs, so every failure has to
+        reach the clicker here or nobody would learn of it.
+        """
+        try:
+            outcome, explanation = self._decide(click)
+        except Exception as exc:  # noqa: BLE001  # the handler boundary: log and reply
+            log.error(
+                "slack.click_failed",
+                user_id=click.user_id,
+                stage=click.value[:20],
+                error=type(exc).__name__,
+            )
+            outcome, explanation = (
+                "failed",
+                (
+                    "Your click could not be processed (the Prefect API or the store "
+                    "did not respond), so nothing changed. Try again in a minute, or "
+                    "decide in the Prefect UI's Resume form."
+                ),
+            )
         log.info(
             "slack.click_handled",
             user_id=click.user_id,
             action=click.action_id,
-            stage=click.value,
+            stage=click.value[:20],
             outcome=outcome,
         )
         if explanation:
@@ -77,7 +97,7 @@ class ApprovalDesk:
             )
         decision = DECISIONS.get(click.action_id)
         stage = self._stage(click.value)
-        if decision is None or stage is None:
+        if decision is None or stage is None or not self._owns(stage, click):
             return "unknown_step", "This button does not belong to a rollout step."
         if stage.status != "awaiting_approval":
             self.announcer.decided(stage.id)
@@ -93,6 +113,11 @@ class ApprovalDesk:
         try:
             self.resume(stage.flow_run_id or "", answer, approval_key(stage.id))
         except StepNotWaitingError as exc:
+            if exc.state in ("running", "completed"):
+                return "not_waiting", (
+                    f"Step {stage.percentage:g}% was decided a moment ago by "
+                    "someone else. Your click changed nothing."
+                )
             return "not_waiting", (
                 f"Step {stage.percentage:g}% no longer waits for a decision (its "
                 f"flow run is {exc.state}). Nothing changed; run the rollout-step "
@@ -108,8 +133,15 @@ class ApprovalDesk:
         )
         return "resumed", ""
 
+    def _owns(self, stage: StageView, click: Click) -> bool:
+        """Check the stage is of this rollout and the click is on its message."""
+        if stage.rollout_name != self.runtime.plan.rollout_name:
+            return False
+        return stage.slack_ts is None or stage.slack_ts == click.message_ts
+
     def _stage(self, value: str) -> StageView | None:
-        if not value.isdigit():
+        # isdigit() alone accepts other scripts' digits and superscripts.
+        if not (value.isascii() and value.isdigit() and len(value) <= 12):
             return None
         try:
             return get_stage(self.runtime.store, int(value))

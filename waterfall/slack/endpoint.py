@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from slack_sdk.signature import Clock as SlackSdkClock
 from slack_sdk.signature import SignatureVerifier
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -20,7 +22,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from waterfall.clock import Clock
-from waterfall.errors import ConfigError
+from waterfall.errors import ConfigError, WaterfallError
 from waterfall.logging import get_logger
 from waterfall.rollback import Release, finish_rollback, roll_back_everything
 from waterfall.runtime import Runtime
@@ -30,6 +32,10 @@ from waterfall.slack.credentials import signing_secret
 log = get_logger("slack.endpoint")
 
 ROLLBACK_COMMAND = "/rollout-rollback"
+# Slack's interaction payloads carry the message's blocks: tens of KB at most.
+# Reading stops past this, before the signature is checked.
+MAX_BODY_BYTES = 1_000_000
+MAX_REASON_CHARS = 1000
 
 
 class _SlackClock(SlackSdkClock):
@@ -69,10 +75,12 @@ class SlackEndpoint:
 
     async def interactions(self, request: Request) -> Response:
         """Handle a click on a message button."""
-        body = await request.body()
+        body = await _bounded_body(request)
+        if body is None:
+            return PlainTextResponse("request body too large", status_code=413)
         if not self._verified(body, request):
             return PlainTextResponse("invalid request signature", status_code=401)
-        click = _click(await _form(request))
+        click = _click(_form(body))
         if click is None:
             return PlainTextResponse("unsupported interaction", status_code=400)
         return Response(
@@ -81,12 +89,15 @@ class SlackEndpoint:
 
     async def commands(self, request: Request) -> Response:
         """Handle the rollback slash command: `/rollout-rollback REASON`."""
-        body = await request.body()
+        body = await _bounded_body(request)
+        if body is None:
+            return PlainTextResponse("request body too large", status_code=413)
         if not self._verified(body, request):
             return PlainTextResponse("invalid request signature", status_code=401)
-        form = await _form(request)
+        form = _form(body)
         user = form.get("user_id", "")
-        reason = form.get("text", "").strip()
+        # NUL cannot be stored in PostgreSQL text; the history needs no essay.
+        reason = form.get("text", "").replace("\x00", "").strip()[:MAX_REASON_CHARS]
         if form.get("command") != ROLLBACK_COMMAND:
             return _ephemeral(f"Unknown command; use {ROLLBACK_COMMAND} REASON.")
         if user not in self.desk.approvers:
@@ -99,7 +110,15 @@ class SlackEndpoint:
             return _ephemeral(f"Say why: {ROLLBACK_COMMAND} REASON")
         actor = f"{form.get('user_name') or user} (Slack {user})"[:128]
         # The 0 % write happens before the response, and the rest after it.
-        result = roll_back_everything(self.runtime, actor, reason, announce=False)
+        try:
+            result = roll_back_everything(self.runtime, actor, reason, announce=False)
+        except (WaterfallError, SQLAlchemyError) as exc:
+            log.error("slack.rollback_failed", user_id=user, error=type(exc).__name__)
+            return _ephemeral(
+                "The rollback failed: the store did not accept the change, so "
+                "nothing was rolled back. Run `waterfall rollout rollback "
+                "--reason ...` from a machine that reaches the store."
+            )
         follow_up = BackgroundTask(
             finish_rollback, self.runtime, result.closed, actor, reason, self.release
         )
@@ -120,9 +139,25 @@ class SlackEndpoint:
         return bool(valid)
 
 
-async def _form(request: Request) -> dict[str, str]:
-    form = await request.form()
-    return {key: str(value) for key, value in form.items()}
+async def _bounded_body(request: Request) -> bytes | None:
+    """Read the raw body, or return None once it passes MAX_BODY_BYTES."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _form(body: bytes) -> dict[str, str]:
+    """Parse the form body Slack sends (application/x-www-form-urlencoded)."""
+    text = body.decode("utf-8", errors="replace")
+    return dict(parse_qsl(text, keep_blank_values=True))
 
 
 def _click(form: dict[str, str]) -> Click | None:
