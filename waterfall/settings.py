@@ -113,6 +113,11 @@ class Settings(BaseSettings):
         default=300,
         description="Seconds after which a signed Slack request counts as a replay",
     )
+    runbook_url: str = Field(
+        default="docs/runbook.md",
+        description="Base URL of the runbook that alert messages link to, without "
+        "the #anchor; the default is the repository-relative path",
+    )
 
     redis_url: SecretStr | None = Field(
         default=None,
