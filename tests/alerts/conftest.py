@@ -115,9 +115,11 @@ def open_traffic(
     loop = asyncio.new_event_loop()
     stack = build_stack(runtime, simulator.base_url, with_breaker=with_breaker)
     assert isinstance(runtime.clock, SimulatedClock)
-    yield Traffic(stack, simulator, loop, runtime.clock)
-    loop.run_until_complete(stack.aclose())
-    loop.close()
+    try:
+        yield Traffic(stack, simulator, loop, runtime.clock)
+    finally:
+        loop.run_until_complete(stack.aclose())
+        loop.close()
 
 
 @pytest.fixture
