@@ -20,6 +20,7 @@ from sqlalchemy.exc import (
     ProgrammingError,
 )
 
+from waterfall.alerts.commands import alerts, maintenance
 from waterfall.breaker.commands import breaker
 from waterfall.errors import ConfigValidationError, WaterfallError
 from waterfall.logging import configure_logging
@@ -360,7 +361,9 @@ def demo(output: Path, users: int, searches_per_user_per_day: float) -> None:
     run_demo(DemoOptions(output, users, searches_per_user_per_day))
 
 
+main.add_command(alerts)
 main.add_command(breaker)
+main.add_command(maintenance)
 main.add_command(slack)
 
 
