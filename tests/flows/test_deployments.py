@@ -17,6 +17,10 @@ class TestDeployments:
             ("rollout-step", "manual"),
             ("rollout", "manual"),
             ("rollback", "manual"),
+            ("alert-cost", "scheduled"),
+            ("alert-vendor-errors", "scheduled"),
+            ("alert-latency", "scheduled"),
+            ("alert-data-quality", "scheduled"),
         }
 
     def test_rollout_runs_hourly(self) -> None:
@@ -34,4 +38,8 @@ class TestDeployments:
             ("rollout_step", "manual"),
             ("rollout", "manual"),
             ("rollback", "manual"),
+            ("alert_cost", "scheduled"),
+            ("alert_vendor_errors", "scheduled"),
+            ("alert_latency", "scheduled"),
+            ("alert_data_quality", "scheduled"),
         }
