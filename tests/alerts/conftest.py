@@ -79,6 +79,7 @@ class Traffic:
     simulator: SimulatorServer
     loop: asyncio.AbstractEventLoop
     clock: SimulatedClock
+    searches: int = 0
 
     def search(self, count: int) -> list[Any]:
         """Run count searches, store them, and let 30 simulated seconds pass.
@@ -92,9 +93,12 @@ class Traffic:
         return results
 
     async def _search(self, count: int) -> list[Any]:
+        # Numbered candidates keep the simulator's draws, natural errors
+        # included, the same on every run.
         results = []
         for _ in range(count):
-            ref = f"cand-{uuid.uuid4().hex[:10]}"
+            self.searches += 1
+            ref = f"cand-{self.searches}"
             query = SearchQuery(ref, "Ana", "Chen", "acme.io")
             results.append(await self.stack.service.search(f"user-{ref}", query))
         return results

@@ -66,6 +66,7 @@ class TestBreakerAlert:
         flush(guarded)
 
         assert breaker_state(guarded, "Vendor_B") is State.OPEN
+        assert breaker_state(guarded, "Vendor_D") is State.CLOSED
         assert posts(slack) == []
 
     def test_treatment_first_vendor_counts_once_it_serves(

@@ -1,4 +1,4 @@
-"""One check per alert rule: measure the store and say, per subject, if it fires.
+"""One check per alert rule: measure the store and decide, per subject, if it fires.
 
 A check returns a Finding for each subject (a vendor, a config, or "all")
 that had enough data to judge. A subject left out is unknown: its alert state

@@ -55,7 +55,13 @@ def alerts_check(rule: str) -> None:
 
 
 @alerts.command("list")
-@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    help="Maximum number of alerts to show, newest first.",
+)
 def alerts_list(limit: int) -> None:
     """Show the newest stored alerts, suppressed ones included."""
     runtime = _runtime()

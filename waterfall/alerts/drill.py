@@ -52,7 +52,7 @@ def artificial(config: AlertConfig) -> AlertConfig:
 
 
 def fire_test_alerts(runtime: Runtime, config: AlertConfig) -> list[DrillResult]:
-    """Post one test alert per rule to the rule's channel and say what was sent."""
+    """Post one test alert per rule to the rule's channel and return what was sent."""
     now = runtime.clock.now()
     forced = artificial(config)
     notifier = runtime.slack()

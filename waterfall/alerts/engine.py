@@ -36,7 +36,7 @@ log = get_logger("alerts")
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one finding did: its fingerprint, the action taken and the value."""
+    """The result of applying one finding: its fingerprint, action and value."""
 
     fingerprint: str
     action: str  # sent, summarised, repeated, recovered, suppressed, clear

@@ -20,7 +20,7 @@ TEST_NOTE = (
 
 @dataclass(frozen=True)
 class RuleText:
-    """How the messages name a rule, what to do about it and where the runbook is."""
+    """A rule's title, measured quantity, runbook anchor and recommended action."""
 
     title: str
     measure: str
