@@ -55,6 +55,19 @@ class TestAlertBook:
         assert row is not None
         assert row.slack_ts is not None
 
+    def test_failed_post_waits_for_window_end(
+        self, runtime: Runtime, slack: MockSlackApi
+    ) -> None:
+        alerts = book(runtime)
+        slack.fail("chat.postMessage", "ratelimited")
+        alerts.apply(finding(True), runtime.clock.now())
+        slack.fail("chat.postMessage", None)
+        now = runtime.clock.advance(timedelta(minutes=5))
+        add_window(runtime.store, now, now + timedelta(hours=1), "upgrade", "a", now)
+
+        assert alerts.apply(finding(True), now).action == "repeated"
+        assert len(slack.calls("chat.postMessage")) == 1
+
     def test_summary_held_back_in_window(
         self, runtime: Runtime, slack: MockSlackApi
     ) -> None:

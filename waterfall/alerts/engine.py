@@ -13,7 +13,7 @@ Per fingerprint (rule and subject):
   they close was posted.
 
 Slack failures never raise. An alert whose first post failed is posted in
-full again on its next firing check.
+full again on its next firing check outside a maintenance window.
 """
 
 from __future__ import annotations
@@ -87,8 +87,10 @@ class AlertBook:
             row = _open(session, finding, self._severity(finding), now)
             return "sent", _snapshot(row)
         _count(row, finding, now)
-        if row.last_notified_at is None:
+        if row.last_notified_at is None and window is None:
             return "sent", _snapshot(row)
+        if row.last_notified_at is None:
+            return "repeated", _snapshot(row)
         interval = timedelta(minutes=self.config.summary_interval_minutes)
         if window is None and now - row.last_notified_at >= interval:
             row.last_notified_at = now
