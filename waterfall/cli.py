@@ -62,7 +62,9 @@ class _LazyGroup(click.Group):
 @click.group(
     cls=_LazyGroup,
     lazy={
+        "alerts": "waterfall.alerts.commands:alerts",
         "breaker": "waterfall.breaker.commands:breaker",
+        "maintenance": "waterfall.alerts.commands:maintenance",
         "slack": "waterfall.slack.cli:slack",
     },
 )

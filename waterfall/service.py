@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -12,11 +13,14 @@ from sqlalchemy import select
 
 from vendors.adapters import build_adapters
 from vendors.protocol import SearchQuery, VendorAdapter
+from waterfall.alerts.breaker_alert import BreakerAlertListener, breaker_alert_listener
+from waterfall.alerts.runner import alert_config
 from waterfall.breaker import CircuitBreaker, TransitionListener, build_breaker
 from waterfall.executor import WaterfallExecutor
 from waterfall.recorder import ExecutionRecorder
 from waterfall.runtime import Runtime
 from waterfall.search import SearchService
+from waterfall.slack.notifier import NullNotifier
 from waterfall.store.models import Vendor
 
 
@@ -28,11 +32,14 @@ class SearchStack:
     recorder: ExecutionRecorder
     service: SearchService
     breaker: CircuitBreaker | None = None
+    breaker_alerts: BreakerAlertListener | None = None
 
     async def aclose(self) -> None:
-        """Let shadow runs end, write every queued record, close the vendor clients."""
+        """Let shadows end, write queued records, send queued alerts, close clients."""
         await self.service.drain_shadows()
         self.recorder.close()
+        if self.breaker_alerts is not None:
+            await asyncio.to_thread(self.breaker_alerts.flush)
         for adapter in self.adapters.values():
             await adapter.aclose()
 
@@ -48,7 +55,8 @@ def build_stack(
 
     The executor consults a circuit breaker before each vendor call unless
     with_breaker is False (default: the breaker_enabled setting).
-    breaker_listeners are called with each breaker transition.
+    breaker_listeners are called with each breaker transition. When Slack is
+    configured, the breaker alert of config/alerts.yaml listens too.
     """
     timeout_s = runtime.settings.vendor_timeout_s
     with runtime.store.session() as session:
@@ -70,7 +78,11 @@ def build_stack(
         spill_path=spill_path or runtime.settings.spill_path,
     )
     enabled = runtime.settings.breaker_enabled if with_breaker is None else with_breaker
-    breaker = build_breaker(runtime, breaker_listeners) if enabled else None
+    alerts = _breaker_alerts(runtime) if enabled else None
+    listeners: list[TransitionListener] = list(breaker_listeners)
+    if alerts is not None:
+        listeners.append(alerts)
+    breaker = build_breaker(runtime, listeners) if enabled else None
     executor = WaterfallExecutor(adapters, runtime.clock, gate=breaker)
     service = SearchService(
         runtime.store,
@@ -81,7 +93,13 @@ def build_stack(
         executor=executor,
         shadow_timeout_s=runtime.settings.shadow_timeout_s,
     )
-    return SearchStack(adapters, recorder, service, breaker)
+    return SearchStack(adapters, recorder, service, breaker, alerts)
+
+
+def _breaker_alerts(runtime: Runtime) -> BreakerAlertListener | None:
+    if isinstance(runtime.slack(), NullNotifier):
+        return None
+    return breaker_alert_listener(runtime, alert_config(runtime))
 
 
 def candidate_ref(first_name: str, last_name: str, company: str, key: str) -> str:

@@ -126,6 +126,11 @@ class Settings(BaseSettings):
         default="127.0.0.1", description="Interface the Slack endpoint listens on"
     )
     slack_port: int = Field(default=3100, description="Port of the Slack endpoint")
+    runbook_url: str = Field(
+        default="docs/runbook.md",
+        description="Base URL of the runbook that alert messages link to, without "
+        "the #anchor; the default is the repository-relative path",
+    )
 
     redis_url: SecretStr | None = Field(
         default=None,

@@ -22,6 +22,10 @@ class TestDeployments:
             ("rollout", "manual"),
             ("rollback", "manual"),
             ("shadow-analysis", "weekly"),
+            ("alert-cost", "scheduled"),
+            ("alert-vendor-errors", "scheduled"),
+            ("alert-latency", "scheduled"),
+            ("alert-data-quality", "scheduled"),
         }
 
     def test_shadow_analysis_runs_weekly(self) -> None:
@@ -45,4 +49,8 @@ class TestDeployments:
             ("rollout", "manual"),
             ("rollback", "manual"),
             ("shadow_analysis", "weekly"),
+            ("alert_cost", "scheduled"),
+            ("alert_vendor_errors", "scheduled"),
+            ("alert_latency", "scheduled"),
+            ("alert_data_quality", "scheduled"),
         }

@@ -40,8 +40,10 @@ class Notifier(Protocol):
 
     channel: str
 
-    def post(self, blocks: list[dict[str, Any]]) -> MessageRef | None:
-        """Post a message to the channel; None when it could not be sent."""
+    def post(
+        self, blocks: list[dict[str, Any]], channel: str | None = None
+    ) -> MessageRef | None:
+        """Post a message to a channel (default: the notifier's); None on failure."""
 
     def update(self, ref: MessageRef, blocks: list[dict[str, Any]]) -> bool:
         """Replace a posted message; False when it could not be changed."""
@@ -60,11 +62,13 @@ class SlackNotifier:
         self.client = client
         self.channel = channel
 
-    def post(self, blocks: list[dict[str, Any]]) -> MessageRef | None:
-        """Post a message to the channel; None when it could not be sent."""
+    def post(
+        self, blocks: list[dict[str, Any]], channel: str | None = None
+    ) -> MessageRef | None:
+        """Post a message to a channel (default: the notifier's); None on failure."""
         response = self._call(
             "chat.postMessage",
-            channel=self.channel,
+            channel=channel or self.channel,
             blocks=blocks,
             text=plain_text(blocks),
         )
@@ -115,7 +119,9 @@ class NullNotifier:
     def __init__(self, channel: str = "") -> None:
         self.channel = channel
 
-    def post(self, blocks: list[dict[str, Any]]) -> MessageRef | None:
+    def post(
+        self, blocks: list[dict[str, Any]], channel: str | None = None
+    ) -> MessageRef | None:
         """Send nothing."""
         return None
 

@@ -282,7 +282,12 @@ class RolloutStage(Base):
 
 
 class AlertEvent(Base):
-    """An alert that fired, or was suppressed by a maintenance window."""
+    """An alert that fired, or was suppressed by a maintenance window.
+
+    One row covers one episode of a fingerprint (rule and subject): status
+    "firing" from its first message until it clears ("resolved"), or
+    "suppressed" for the checks that fired inside one maintenance window.
+    """
 
     __tablename__ = "alerts"
 
@@ -293,6 +298,24 @@ class AlertEvent(Base):
     resolved_at: Mapped[datetime | None]
     suppressed: Mapped[bool] = mapped_column(Boolean, default=False)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fingerprint: Mapped[str] = mapped_column(String(160), default="")
+    status: Mapped[str] = mapped_column(String(16), default="firing")
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    last_value: Mapped[float | None] = mapped_column(Float)
+    last_seen_at: Mapped[datetime | None]
+    last_notified_at: Mapped[datetime | None]
+    maintenance_window_id: Mapped[int | None] = mapped_column(
+        ForeignKey("maintenance_windows.id", ondelete="SET NULL")
+    )
+    slack_channel: Mapped[str | None] = mapped_column(String(64))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (
+        Index("ix_alerts_fingerprint_status", "fingerprint", "status"),
+        CheckConstraint(
+            "status IN ('firing', 'resolved', 'suppressed')", name="ck_alerts_status"
+        ),
+    )
 
 
 class MaintenanceWindow(Base):
