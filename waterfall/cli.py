@@ -22,15 +22,8 @@ from sqlalchemy.exc import (
 )
 
 from waterfall.errors import ConfigValidationError, InvalidRequestError, WaterfallError
-from waterfall.logging import configure_logging
-from waterfall.runtime import Runtime
+from waterfall.runtime import command_runtime
 from waterfall.settings import Settings
-
-
-def _runtime() -> Runtime:
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_json)
-    return Runtime.from_settings(settings)
 
 
 def _echo_json(data: Any) -> None:
@@ -65,6 +58,7 @@ class _LazyGroup(click.Group):
         "alerts": "waterfall.alerts.commands:alerts",
         "breaker": "waterfall.breaker.commands:breaker",
         "maintenance": "waterfall.alerts.commands:maintenance",
+        "shadow": "waterfall.shadow_commands:shadow",
         "slack": "waterfall.slack.cli:slack",
     },
 )
@@ -77,7 +71,7 @@ def init() -> None:
     """Create the schema and load config/ into the store (safe to repeat)."""
     from waterfall.bootstrap import init_store
 
-    runtime = _runtime()
+    runtime = command_runtime()
     summary = init_store(
         runtime.store, runtime.settings.config_dir, runtime.clock.now()
     )
@@ -130,7 +124,7 @@ def rollout_status() -> None:
     """Show the percentage, the latest changes and the stages."""
     from waterfall.store import repository as repo
 
-    runtime = _runtime()
+    runtime = command_runtime()
     name = runtime.plan.rollout_name
     with runtime.store.session() as session:
         state = repo.get_state(session, name)
@@ -173,7 +167,7 @@ def rollout_set(percentage: float, reason: str, actor: str) -> None:
     """Set the share of subjects (0-100 %) on the treatment config."""
     from waterfall.rollout import set_percentage
 
-    runtime = _runtime()
+    runtime = command_runtime()
     old = set_percentage(
         runtime.store,
         runtime.plan.rollout_name,
@@ -201,7 +195,7 @@ def rollout_rollback(reason: str, actor: str) -> None:
     """
     from waterfall.rollback import roll_back_everything
 
-    runtime = _runtime()
+    runtime = command_runtime()
     result = roll_back_everything(runtime, actor, reason, release=_release_runs)
     click.echo(
         f"rollout '{runtime.plan.rollout_name}' at 0% "
@@ -239,7 +233,7 @@ def route(subject_id: str) -> None:
     from waterfall.routing import route as route_subject
     from waterfall.store import repository as repo
 
-    runtime = _runtime()
+    runtime = command_runtime()
     with runtime.store.session() as session:
         percentage = repo.get_percentage(session, runtime.plan.rollout_name)
     subject_id = normalise_subject(subject_id)
@@ -269,7 +263,7 @@ def search(
     """Run one search against the configured vendors and print it as JSON."""
     from waterfall.service import run_single_search
 
-    runtime = _runtime()
+    runtime = command_runtime()
     output = asyncio.run(
         run_single_search(
             runtime, subject, first_name, last_name, company, title, country
@@ -296,7 +290,7 @@ def metrics(days: float, as_json: bool) -> None:
         spend_summary,
     )
 
-    runtime = _runtime()
+    runtime = command_runtime()
     end = runtime.clock.now()
     start = end - timedelta(days=days)
     window = load_window(runtime.store, start, end, as_of=end)
@@ -305,10 +299,10 @@ def metrics(days: float, as_json: bool) -> None:
         _echo_json(metrics_json(window, runtime.plan) | {"spend": spend})
     else:
         click.echo(config_metrics(window, runtime.plan).to_string())
-        click.echo(_spend_line(spend))
+        click.echo(spend_line(spend))
 
 
-def _spend_line(spend: dict[str, Any]) -> str:
+def spend_line(spend: dict[str, Any]) -> str:
     return (
         f"vendor spend: primary {spend['primary_cost']:.2f} USD over "
         f"{spend['primary_executions']} searches; shadow "
@@ -316,109 +310,6 @@ def _spend_line(spend: dict[str, Any]) -> str:
         f"{spend['shadow_calls_reused']} calls reused from primaries saving "
         f"{spend['shadow_cost_saved']:.2f} USD"
     )
-
-
-@main.group()
-def shadow() -> None:
-    """Shadow traffic: the other config run beside each search, logged only."""
-
-
-@shadow.command("on")
-@click.option(
-    "--share",
-    type=click.FloatRange(0, 1),
-    default=None,
-    help="Share of searches (0-1) that get a shadow run "
-    "[default: WATERFALL_SHADOW_SHARE, else 1.0].",
-)
-@click.option(
-    "--aa-share",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="Share (0-1) of shadow runs that repeat the primary's own config (A/A), "
-    "to measure vendor noise; these make their own vendor calls.",
-)
-@click.option("--reason", required=True, help="Why shadowing starts; kept in history.")
-@click.option(
-    "--actor",
-    default=getpass.getuser,
-    show_default="current user",
-    help="Who makes the change.",
-)
-def shadow_on(share: float | None, aa_share: float, reason: str, actor: str) -> None:
-    """Start shadow runs; the next search reads the switch."""
-    from waterfall.shadow import ShadowSwitch, set_shadow
-
-    runtime = _runtime()
-    share = runtime.settings.shadow_share if share is None else share
-    switch = ShadowSwitch(True, share, aa_share)
-    set_shadow(
-        runtime.store,
-        runtime.plan.rollout_name,
-        switch,
-        actor,
-        reason,
-        runtime.clock.now(),
-    )
-    click.echo(
-        f"shadow traffic on for rollout '{runtime.plan.rollout_name}': "
-        f"{share:.0%} of searches, {aa_share:.0%} of those as A/A"
-    )
-
-
-@shadow.command("off")
-@click.option("--reason", required=True, help="Why shadowing stops; kept in history.")
-@click.option(
-    "--actor",
-    default=getpass.getuser,
-    show_default="current user",
-    help="Who makes the change.",
-)
-def shadow_off(reason: str, actor: str) -> None:
-    """Stop shadow runs; the next search reads the switch."""
-    from waterfall.shadow import ShadowSwitch, get_shadow, set_shadow
-
-    runtime = _runtime()
-    name = runtime.plan.rollout_name
-    current = get_shadow(runtime.store, name)
-    switch = ShadowSwitch(False, current.share, current.aa_share)
-    set_shadow(runtime.store, name, switch, actor, reason, runtime.clock.now())
-    click.echo(f"shadow traffic off for rollout '{name}'")
-
-
-@shadow.command("status")
-@click.option(
-    "--days",
-    type=click.FloatRange(0, 3650, min_open=True),
-    default=7.0,
-    show_default=True,
-    help="Length of the spend window, ending now, in days.",
-)
-def shadow_status(days: float) -> None:
-    """Show the switch, its latest changes and shadow spend over DAYS days."""
-    from waterfall.metrics import spend_summary
-    from waterfall.shadow import get_shadow
-    from waterfall.store import repository as repo
-
-    runtime = _runtime()
-    name = runtime.plan.rollout_name
-    switch = get_shadow(runtime.store, name)
-    state = "on" if switch.enabled else "off"
-    click.echo(
-        f"shadow traffic {state} for rollout '{name}': share {switch.share:.0%}, "
-        f"A/A share {switch.aa_share:.0%}"
-    )
-    with runtime.store.session() as session:
-        for change in repo.shadow_history(session, name):
-            click.echo(
-                f"  {change.changed_at:%Y-%m-%d %H:%M} "
-                f"{'on' if change.enabled else 'off'} share {change.share:.0%} "
-                f"A/A {change.aa_share:.0%} by {change.changed_by}: {change.reason}"
-            )
-    end = runtime.clock.now()
-    spend = spend_summary(runtime.store, end - timedelta(days=days), end)
-    click.echo(_spend_line(spend))
 
 
 @main.group()
@@ -488,7 +379,7 @@ def outcomes_ingest(file: Path, quarantine: Path | None) -> None:
             f"--quarantine {target} is the input file itself, which would be "
             "overwritten before it is read: give another path"
         )
-    runtime = _runtime()
+    runtime = command_runtime()
     report = ingest_file(runtime.store, file, runtime.clock.now(), target)
     click.echo(
         f"accepted {report.accepted}, duplicates {report.duplicates}, "

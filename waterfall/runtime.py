@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from waterfall.clock import Clock, SystemClock
+from waterfall.logging import configure_logging
 from waterfall.plan import RolloutPlan, load_plan
 from waterfall.settings import Settings
 from waterfall.store import Store
@@ -50,6 +51,13 @@ class Runtime:
         settings = settings or Settings()
         plan = load_plan(settings.config_dir / "rollout_plan.yaml")
         return cls(settings, Store(settings.database_url), plan, clock or SystemClock())
+
+
+def command_runtime() -> Runtime:
+    """Build the runtime of one CLI command from the environment, with logging set."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return Runtime.from_settings(settings)
 
 
 _lock = threading.Lock()

@@ -10,16 +10,8 @@ from tabulate import tabulate
 from waterfall.alerts.drill import fire_test_alerts
 from waterfall.alerts.maintenance import add_window, list_windows, parse_moment
 from waterfall.alerts.runner import SCHEDULED_RULES, alert_config, run_check
-from waterfall.logging import configure_logging
-from waterfall.runtime import Runtime
-from waterfall.settings import Settings
+from waterfall.runtime import command_runtime
 from waterfall.store import alert_repository as alert_repo
-
-
-def _runtime() -> Runtime:
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_json)
-    return Runtime.from_settings(settings)
 
 
 @click.group()
@@ -30,7 +22,7 @@ def alerts() -> None:
 @alerts.command("test")
 def alerts_test() -> None:
     """Post every alert once, marked as a test, against artificial thresholds."""
-    runtime = _runtime()
+    runtime = command_runtime()
     results = fire_test_alerts(runtime, alert_config(runtime))
     for result in results:
         source = "store data" if result.from_store else "example values"
@@ -47,7 +39,7 @@ def alerts_test() -> None:
 @click.argument("rule", type=click.Choice(SCHEDULED_RULES))
 def alerts_check(rule: str) -> None:
     """Run one rule's check now, as its scheduled flow does, and print the result."""
-    runtime = _runtime()
+    runtime = command_runtime()
     for outcome in run_check(runtime, rule):
         click.echo(
             f"{outcome.fingerprint}: {outcome.action} (value {outcome.value:.4g})"
@@ -64,7 +56,7 @@ def alerts_check(rule: str) -> None:
 )
 def alerts_list(limit: int) -> None:
     """Show the newest stored alerts, suppressed ones included."""
-    runtime = _runtime()
+    runtime = command_runtime()
     with runtime.store.session() as session:
         rows = [
             [
@@ -101,7 +93,7 @@ def maintenance_add(start: str, end: str, reason: str, actor: str) -> None:
     """Suppress alerts from START to END (ISO 8601; no offset means UTC)."""
     starts_at = parse_moment(start, "START")
     ends_at = parse_moment(end, "END")
-    runtime = _runtime()
+    runtime = command_runtime()
     window = add_window(
         runtime.store, starts_at, ends_at, reason, actor, runtime.clock.now()
     )
@@ -115,7 +107,7 @@ def maintenance_add(start: str, end: str, reason: str, actor: str) -> None:
 @click.option("--all", "include_past", is_flag=True, help="Include past windows.")
 def maintenance_list(include_past: bool) -> None:
     """Show current and future maintenance windows."""
-    runtime = _runtime()
+    runtime = command_runtime()
     windows = list_windows(runtime.store, runtime.clock.now(), include_past)
     rows = [
         [

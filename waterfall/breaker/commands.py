@@ -13,9 +13,7 @@ from tabulate import tabulate
 from waterfall.breaker.breaker import CircuitBreaker, VendorStatus
 from waterfall.breaker.factory import build_breaker
 from waterfall.errors import InvalidRequestError, NotFoundError
-from waterfall.logging import configure_logging
-from waterfall.runtime import Runtime
-from waterfall.settings import Settings
+from waterfall.runtime import Runtime, command_runtime
 from waterfall.store import repository as repo
 
 IN_PROCESS_NOTE = (
@@ -33,7 +31,7 @@ def breaker() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def breaker_status(as_json: bool) -> None:
     """Show every vendor's state, error rate, calls in window and next probe."""
-    runtime = _runtime()
+    runtime = command_runtime()
     with runtime.store.session() as session:
         vendors = repo.vendor_names(session)
         last = {v: _last_transition(session, v) for v in vendors}
@@ -61,7 +59,7 @@ def breaker_status(as_json: bool) -> None:
 )
 def breaker_reset(vendor: str, reason: str, actor: str) -> None:
     """Close VENDOR's breaker by hand and clear its 402 and 429 holds."""
-    runtime = _runtime()
+    runtime = command_runtime()
     with runtime.store.session() as session:
         vendors = repo.vendor_names(session)
     if vendor not in vendors:
@@ -78,12 +76,6 @@ def breaker_reset(vendor: str, reason: str, actor: str) -> None:
         f"breaker of '{vendor}': {transition.from_state.value} -> "
         f"{transition.to_state.value}, reset by {actor}"
     )
-
-
-def _runtime() -> Runtime:
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_json)
-    return Runtime.from_settings(settings)
 
 
 def _command_breaker(runtime: Runtime) -> CircuitBreaker:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import click
 import uvicorn
 
-from waterfall.logging import configure_logging
-from waterfall.runtime import Runtime
-from waterfall.settings import Settings
+from waterfall.runtime import command_runtime
 
 
 @click.group()
@@ -23,9 +21,8 @@ def slack_serve(host: str | None, port: int | None) -> None:
     from tasks.control import release_waiting_runs, resume_step
     from waterfall.slack.endpoint import build_endpoint
 
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_json)
-    runtime = Runtime.from_settings(settings)
+    runtime = command_runtime()
+    settings = runtime.settings
     endpoint = build_endpoint(runtime, resume_step, release_waiting_runs)
     uvicorn.run(
         endpoint.app(),
