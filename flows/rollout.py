@@ -28,6 +28,7 @@ from tasks.rollout import (
     read_stage_statuses,
     record_decision,
     roll_back,
+    rollback_hold,
     stage_dict,
     stored_evaluation,
     waiting_run_state,
@@ -67,12 +68,17 @@ def rollout_step(
     """Run one rollout step: start it, or judge its finished window and decide.
 
     With no step, it runs the plan's first step not approved since the last
-    rollback, which is what the hourly deployment does.
+    rollback, which is what the hourly deployment does. It never restarts the
+    plan after a rollback: a person does that with an explicit step.
     """
     if step is None:
         step = _next_step()
         if step is None:
             return {"step": None, "status": "complete", "detail": "every step approved"}
+        hold = rollback_hold()
+        if hold is not None:
+            detail = f"{hold}: run rollout-step with step {step:g} to start again"
+            return {"step": None, "status": "held", "detail": detail}
     stage = begin_step(step, force, actor, _flow_run_id())
     now = get_runtime().clock.now()
     if stage.status == "monitoring" and now < stage.window_end:

@@ -138,6 +138,13 @@ def roll_back(actor: str, reason: str, announce: bool = True) -> int:
     return len(result.closed)
 
 
+@task(name="rollback-hold", cache_policy=NO_CACHE)
+def rollback_hold() -> str | None:
+    """Describe the last rollback if no step has started since it, else None."""
+    runtime = get_runtime()
+    return core.rollback_hold(runtime.store, runtime.plan.rollout_name)
+
+
 @task(name="read-stages", cache_policy=NO_CACHE)
 def read_stage_statuses() -> dict[float, str]:
     """Return the newest status of every step started since the last rollback."""

@@ -324,3 +324,17 @@ def await_decision(store: Store, stage_id: int, flow_run_id: str | None) -> Stag
 def approval_key(stage_id: int) -> str:
     """Build the Prefect pause key of a stage's approval wait."""
     return f"approval-stage-{stage_id}"
+
+
+def rollback_hold(store: Store, rollout_name: str) -> str | None:
+    """Describe the last rollback if nothing has raised the percentage since.
+
+    A schedule must not undo a rollback: after one, the plan waits at 0 %
+    until a person starts its first step again (which writes a new change).
+    """
+    with store.session() as session:
+        since = repo.last_rollback_at(session, rollout_name)
+        newest = repo.rollout_history(session, rollout_name, limit=1)
+        if since is None or not newest or newest[0].new_percentage > 0:
+            return None
+        return f"rolled back at {since:%Y-%m-%d %H:%M} UTC by {newest[0].changed_by}"

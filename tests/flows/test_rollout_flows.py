@@ -200,6 +200,18 @@ class TestSuspendFromDeployment:
         assert outcome["status"] == "approved"
         assert outcome["stage"]["approver"] == "pm"
 
+    def test_schedule_never_undoes_a_rollback(self, rollout_env: RolloutEnv) -> None:
+        rollout_step(None)
+        rollback(reason="bounces up", actor="oncall")
+        held = rollout_step(None)
+        after_hold = percentage(rollout_env)
+        restarted = rollout_step(10.0)
+        assert held["status"] == "held"
+        assert after_hold == 0
+        assert "rollout-step with step 10" in held["detail"]
+        assert restarted["status"] == "monitoring"
+        assert percentage(rollout_env) == 10
+
     def test_step_none_runs_the_next_step(self, rollout_env: RolloutEnv) -> None:
         outcome = rollout_step(None)
         assert outcome["step"] == 10
