@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -71,7 +72,7 @@ def init() -> None:
     """Create the schema and load config/ into the store (safe to repeat)."""
     from waterfall.bootstrap import init_store
 
-    runtime = command_runtime()
+    runtime = command_runtime(create=True)
     summary = init_store(
         runtime.store, runtime.settings.config_dir, runtime.clock.now()
     )
@@ -425,6 +426,9 @@ def run() -> None:
     except ConfigValidationError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except ValidationError as exc:
+        click.echo(f"error: {_settings_message(exc)}", err=True)
+        sys.exit(2)
     except WaterfallError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -436,6 +440,20 @@ def run() -> None:
     ) as exc:
         click.echo(f"error: {_store_message(exc)}", err=True)
         sys.exit(2)
+
+
+def _settings_message(exc: ValidationError) -> str:
+    """Name each invalid setting by its environment variable, value and rule."""
+    if exc.title != Settings.__name__:
+        return str(exc)
+    problems = [
+        f"WATERFALL_{'_'.join(str(part) for part in error['loc']).upper()}="
+        f"{str(error.get('input'))[:60]!r}: {error['msg']}"
+        for error in exc.errors()
+    ]
+    return (
+        "invalid setting(s): " + "; ".join(problems) + ". Fix the variable or unset it"
+    )
 
 
 def install_sigterm_exit() -> None:

@@ -20,6 +20,7 @@ from waterfall.logging import configure_logging
 from waterfall.plan import RolloutPlan, load_plan
 from waterfall.settings import Settings
 from waterfall.store import Store
+from waterfall.store.db import require_existing_sqlite
 
 if TYPE_CHECKING:
     from waterfall.slack.notifier import Notifier
@@ -53,10 +54,16 @@ class Runtime:
         return cls(settings, Store(settings.database_url), plan, clock or SystemClock())
 
 
-def command_runtime() -> Runtime:
-    """Build the runtime of one CLI command from the environment, with logging set."""
+def command_runtime(create: bool = False) -> Runtime:
+    """Build the runtime of one CLI command from the environment, with logging set.
+
+    Unless create is set (`waterfall init`), a SQLite store must already exist:
+    a mistyped path would otherwise become a new, empty database.
+    """
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
+    if not create:
+        require_existing_sqlite(settings.database_url)
     return Runtime.from_settings(settings)
 
 

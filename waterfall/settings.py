@@ -57,7 +57,11 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / ".waterfall" / "spill" / "executions.jsonl",
         description="JSON-lines file that keeps execution records the store rejected",
     )
-    log_level: str = Field(default="INFO", description="Minimum level of log events")
+    log_level: str = Field(
+        default="INFO",
+        description="Minimum level of log events: DEBUG, INFO, WARNING, ERROR or "
+        "CRITICAL",
+    )
     log_json: bool = Field(default=True, description="Render log events as JSON")
     recorder_batch_size: int = Field(
         default=200, description="Executions written to the store per transaction"
@@ -183,6 +187,14 @@ class Settings(BaseSettings):
         default=5.0,
         description="Seconds on the in-process fallback before Redis is tried again",
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
 
     @field_validator("slack_approvers", mode="before")
     @classmethod

@@ -168,7 +168,7 @@ class TestErrorsWithoutTraceback:
         code = run_entry_point(["rollout", "status"], monkeypatch)
         error = capsys.readouterr().err
         assert code == 2
-        assert "no such table" in error
+        assert "no store at" in error
         assert "run `waterfall init`" in error
         assert "Traceback" not in error
 
@@ -182,6 +182,49 @@ class TestErrorsWithoutTraceback:
         assert code == 2
         assert "secret" not in error
         assert "127.0.0.1:1" in error
+
+    @pytest.mark.parametrize(
+        ("variable", "value"),
+        [
+            ("WATERFALL_LOG_LEVEL", "trace"),
+            ("WATERFALL_SHADOW_SHARE", "2"),
+            ("WATERFALL_BREAKER_ENABLED", "maybe"),
+        ],
+    )
+    def test_invalid_setting_is_named(
+        self,
+        variable: str,
+        value: str,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        monkeypatch.setenv(variable, value)
+        code = run_entry_point(["rollout", "rollback", "--reason", "x"], monkeypatch)
+        error = capsys.readouterr().err
+        assert code == 2
+        assert f"{variable}='{value}'" in error
+        assert "Traceback" not in error
+
+    def test_unsupported_database_is_named(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.setenv("WATERFALL_DATABASE_URL", "mysql://u@127.0.0.1/db")
+        code = run_entry_point(["route", "user-1"], monkeypatch)
+        assert code == 2
+        assert "'mysql' is not supported" in capsys.readouterr().err
+
+    def test_mistyped_sqlite_path_creates_nothing(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        missing = tmp_path / "typo" / "waterfall.db"
+        monkeypatch.setenv("WATERFALL_DATABASE_URL", f"sqlite:///{missing}")
+        code = run_entry_point(["rollout", "rollback", "--reason", "x"], monkeypatch)
+        assert code == 2
+        assert "no store at" in capsys.readouterr().err
+        assert not missing.parent.exists()
 
     def test_silent_postgres_times_out(
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -366,6 +366,7 @@ class TestServeCommand:
 
         monkeypatch.setenv("WATERFALL_DATABASE_URL", f"sqlite:///{tmp_path / 'w.db'}")
         monkeypatch.delenv("WATERFALL_SLACK_SIGNING_SECRET", raising=False)
+        CliRunner().invoke(main, ["init"])
         result = CliRunner().invoke(main, ["slack", "serve"])
         assert isinstance(result.exception, ConfigError)
         assert "WATERFALL_SLACK_SIGNING_SECRET" in str(result.exception)

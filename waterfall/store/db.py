@@ -12,6 +12,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from waterfall.errors import StoreError
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -30,6 +32,19 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def require_existing_sqlite(url: str) -> None:
+    """Raise StoreError when url names a SQLite file that does not exist."""
+    parsed = make_url(normalise_url(url))
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        return
+    if not Path(database).exists():
+        raise StoreError(
+            f"no store at {database}: check WATERFALL_DATABASE_URL, or run "
+            "`waterfall init` to create one there"
+        )
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets a busy timeout, WAL and foreign keys."""
     url = normalise_url(url)
@@ -43,7 +58,10 @@ def make_engine(url: str) -> Engine:
             connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
         )
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        raise StoreError(
+            f"database '{parsed.get_backend_name()}' is not supported: use a "
+            "sqlite:/// or postgresql:// URL in WATERFALL_DATABASE_URL"
+        )
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
