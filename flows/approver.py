@@ -9,6 +9,7 @@ clicks the button in the (mock) Slack message instead.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -28,6 +29,7 @@ from waterfall.slack.messages import APPROVE_ACTION
 from waterfall.slack.mock import MockSlackApi, button_click, signed_headers
 
 log = get_logger("demo_approver")
+RECLICK_S = 5.0  # seconds before a message that still shows buttons is clicked again
 
 _PAUSED = FlowRunFilter(
     state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
@@ -110,7 +112,7 @@ class SlackClickApprover:
         self._clock = clock
         self._user_id = user_id
         self._user_name = user_name
-        self._clicked: set[str] = set()
+        self._clicked: dict[str, float] = {}  # message ts -> monotonic click time
         self._poll_interval_s = poll_interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -130,15 +132,23 @@ class SlackClickApprover:
         with httpx.Client(timeout=10) as client:
             while not self._stop.wait(self._poll_interval_s):
                 for call in self.api.calls("chat.postMessage"):
-                    self._click_once(client, call.arguments, str(call.answer["ts"]))
+                    if call.answer.get("ok"):
+                        ts = str(call.answer["ts"])
+                        self._click_while_open(client, self.api.message(ts), ts)
 
-    def _click_once(
+    def _click_while_open(
         self, client: httpx.Client, message: dict[str, Any], ts: str
     ) -> None:
+        """Click a message's Approve button, again if it still shows later.
+
+        A person clicks again when nothing happens; so does this approver, in
+        case its click arrived before the step's run could take it.
+        """
         stage_id = _approve_value(message)
-        if stage_id is None or ts in self._clicked:
+        now = time.monotonic()
+        if stage_id is None or now - self._clicked.get(ts, -RECLICK_S) < RECLICK_S:
             return
-        self._clicked.add(ts)
+        self._clicked[ts] = now
         user, name = self._user_id, self._user_name
         body = button_click(APPROVE_ACTION, stage_id, user, ts, name)
         stamp = int(self._clock.now().timestamp())

@@ -76,6 +76,9 @@ def run_demo(options: DemoOptions) -> DemoReport:
         database_url=f"sqlite:///{output / 'waterfall.db'}",
         shadow_report_dir=output,
         approval_poll_interval_s=1,
+        # The approver answers within seconds; a step still waiting after
+        # this is stuck, and the demo should end rather than wait a day.
+        approval_timeout_s=600,
         simulator_latency_scale=LATENCY_SCALE,
         vendor_timeout_s=options.vendor_timeout_s,
     )

@@ -23,6 +23,7 @@ log = get_logger("tasks.control")
 
 PAUSE_SETTLE_S = 10.0  # maximum wait for a run that is about to pause
 PAUSE_POLL_S = 0.2
+SCHEMA_NOT_SAVED = "Run input schema not found"  # Prefect server's refusal text
 
 
 def resume_step(
@@ -49,6 +50,11 @@ def resume_step(
             state, about_to_pause = _pause_progress(run_id, pause_key)
             if not about_to_pause or time.monotonic() > deadline:
                 raise StepNotWaitingError(flow_run_id, state) from exc
+        except RuntimeError as exc:
+            # A pausing run saves its input schema just after it turns Paused,
+            # and the server refuses a resume that arrives in between.
+            if SCHEMA_NOT_SAVED not in str(exc) or time.monotonic() > deadline:
+                raise StepNotWaitingError(flow_run_id, "refusing input") from exc
         except FlowPauseTimeout as exc:
             raise StepNotWaitingError(flow_run_id, "expired") from exc
         except ObjectNotFound as exc:
