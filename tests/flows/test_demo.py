@@ -35,7 +35,9 @@ class TestDemo:
         approvers = [row["approver"] for row in data["steps"] if row["approver"] != "-"]
         assert approvers
         assert set(approvers) == {DEMO_APPROVER}
-        assert len(data["approvals"]) == len(approvers)
+        # The approver clicks again while a message still shows its buttons,
+        # so a step may have more than one click, each on its own stage.
+        assert len({click["stage_id"] for click in data["approvals"]}) == len(approvers)
         assert "messages show the decision" in printed
         assert list(report.summary["metric"])[:2] == [
             "staleness (days)",
