@@ -36,29 +36,37 @@ _PAUSED = FlowRunFilter(
 )
 
 
-class DemoApprover:
+class _PollingThread:
+    """Base of the approvers: a daemon thread whose `_run` polls until stopped."""
+
+    def __init__(self, name: str, poll_interval_s: float) -> None:
+        self._poll_interval_s = poll_interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        """Start polling."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop polling and wait for the thread."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class DemoApprover(_PollingThread):
     """Background thread that resumes paused flow runs with an approval."""
 
     def __init__(
         self, name: str, decision: str = "approve", poll_interval_s: float = 0.3
     ) -> None:
+        super().__init__("demo-approver", poll_interval_s)
         self.name = name
         self.decision = decision
         self.approvals: list[dict[str, Any]] = []
-        self._poll_interval_s = poll_interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name="demo-approver", daemon=True
-        )
-
-    def start(self) -> None:
-        """Start watching for paused runs."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop watching and wait for the thread."""
-        self._stop.set()
-        self._thread.join(timeout=10)
 
     def _run(self) -> None:
         with get_client(sync_client=True) as client:
@@ -87,7 +95,7 @@ class DemoApprover:
         )
 
 
-class SlackClickApprover:
+class SlackClickApprover(_PollingThread):
     """Background thread that clicks Approve on every approval message in Slack.
 
     It plays the product manager for the demo. It watches the mock Slack for
@@ -105,6 +113,7 @@ class SlackClickApprover:
         user_name: str = "demo-approver",
         poll_interval_s: float = 0.3,
     ) -> None:
+        super().__init__("slack-click-approver", poll_interval_s)
         self.api = api
         self.endpoint_url = endpoint_url
         self.approvals: list[dict[str, Any]] = []
@@ -113,20 +122,6 @@ class SlackClickApprover:
         self._user_id = user_id
         self._user_name = user_name
         self._clicked: dict[str, float] = {}  # message ts -> monotonic click time
-        self._poll_interval_s = poll_interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name="slack-click-approver", daemon=True
-        )
-
-    def start(self) -> None:
-        """Start watching the channel."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop watching and wait for the thread."""
-        self._stop.set()
-        self._thread.join(timeout=10)
 
     def _run(self) -> None:
         with httpx.Client(timeout=10) as client:

@@ -61,8 +61,8 @@ class DemoOptions:
     users: int = 2000
     searches_per_user_per_day: float = 0.5
     # A busy machine delays the event loop past a short timeout, and those
-    # timeouts count as vendor errors at the gate; tests on shared CI
-    # machines pass a longer one.
+    # timeouts count as vendor errors at the gate. Tests on shared CI
+    # machines therefore pass a longer one.
     vendor_timeout_s: float = VENDOR_TIMEOUT_S
     hang_s: float = SIMULATED_HANG_S
 
@@ -76,8 +76,8 @@ def run_demo(options: DemoOptions) -> DemoReport:
         database_url=f"sqlite:///{output / 'waterfall.db'}",
         shadow_report_dir=output,
         approval_poll_interval_s=1,
-        # The approver answers within seconds; a step still waiting after
-        # this is stuck, and the demo should end rather than wait a day.
+        # The approver clicks within seconds. A step still waiting after this
+        # is stuck, and the demo should end rather than wait a day.
         approval_timeout_s=600,
         simulator_latency_scale=LATENCY_SCALE,
         vendor_timeout_s=options.vendor_timeout_s,

@@ -55,8 +55,8 @@ class ApprovalInput(RunInput):
     """
 
     decision: Literal["approve", "reject"]
-    # The server checks the JSON schema, which cannot strip spaces: the
-    # pattern asks for one visible character instead.
+    # The server checks the JSON schema, which cannot strip spaces, so the
+    # pattern requires one visible character instead.
     approver: Annotated[str, StringConstraints(pattern=r"\S", max_length=128)]
     comment: Annotated[str, StringConstraints(max_length=2000)] = ""
 
@@ -154,8 +154,8 @@ def _check_on_waiting_run(stage: StageView) -> dict[str, Any]:
     if state == "paused":
         detail = f"flow run {stage.flow_run_id} waits for the decision"
         return _outcome(stage, "awaiting_approval", detail)
-    asked_at = stage.evaluated_at or stage.window_end
-    expired = get_runtime().clock.now() >= asked_at + timedelta(
+    requested_at = stage.evaluated_at or stage.window_end
+    expired = get_runtime().clock.now() >= requested_at + timedelta(
         seconds=settings.approval_timeout_s
     )
     if not expired:

@@ -87,7 +87,7 @@ def stored_evaluation(stage: StageView) -> dict[str, Any]:
 
 @task(name="read-stage", cache_policy=NO_CACHE)
 def read_stage(stage_id: int) -> StageView:
-    """Return a stage as it stands in the store now."""
+    """Return a stage as it is in the store now."""
     return core.get_stage(get_runtime().store, stage_id)
 
 

@@ -191,8 +191,8 @@ def rollout_set(percentage: float, reason: str, actor: str) -> None:
 def rollout_rollback(reason: str, actor: str) -> None:
     """Send every subject back to the control config now.
 
-    The 0 % write comes first and applies to the next search; then paused
-    step runs are ended and the Slack channel is told.
+    The 0 % write comes first and applies to the next search. Then paused
+    step runs are ended and the Slack channel gets a notice.
     """
     from waterfall.rollback import roll_back_everything
 
@@ -214,7 +214,7 @@ def _release_runs(closed: list[Any], actor: str, reason: str) -> None:
 
     if not PREFECT_API_URL.value():
         # Without a server URL Prefect would start a throwaway server of its
-        # own, which knows none of the waiting runs and takes seconds.
+        # own, which has none of the waiting runs and takes seconds.
         click.echo(
             "note: PREFECT_API_URL is not set, so waiting step runs were not "
             "ended; each finds its step rolled back when it wakes",

@@ -144,8 +144,8 @@ class WaterfallExecutor:
     ) -> ContactProfile | None:
         started_at = record.started_at
         for position, vendor in enumerate(vendors, start=1):
-            # A shadow reusing the primary's call asks the breaker nothing and
-            # tells it nothing: the primary's call was admitted and counted.
+            # A shadow reusing the primary's call neither requests admission nor
+            # reports a result, because the primary's call was already counted.
             reusable = reuse_from is not None and reuse_from.has(vendor)
             admission = _ALWAYS if reusable else self._admit(vendor)
             if not admission.allowed:

@@ -1,7 +1,7 @@
 """A full rollback: the percentage to 0 first, then waiting runs and the channel.
 
 The order matters. Writing 0 % is one small transaction and takes effect on
-the next search; everything after it (releasing paused flow runs, telling
+the next search. Everything after it (releasing paused flow runs, posting to
 Slack) may be slow or fail without delaying that.
 """
 
@@ -22,7 +22,7 @@ Release = Callable[[list[StageView], str, str], None]
 
 @dataclass(frozen=True)
 class RollbackResult:
-    """What a rollback closed and how long the 0 % write took."""
+    """Result of a rollback: the stages it closed and how long the 0 % write took."""
 
     closed: list[StageView]
     write_s: float

@@ -312,7 +312,7 @@ def await_decision(store: Store, stage_id: int, flow_run_id: str | None) -> Stag
     """Mark a stage as waiting for a decision, and record the run that waits.
 
     A stage whose gate stayed inconclusive after its extensions is still
-    "monitoring" when it asks a person, so the status is set here too. The
+    "monitoring" when it requests a decision, so the status is set here too. The
     run id lets a rollback find and end the waiting run.
     """
     columns: dict[str, Any] = {"status": "awaiting_approval"}

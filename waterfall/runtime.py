@@ -37,7 +37,7 @@ class Runtime:
     notifier: Notifier | None = field(default=None)
 
     def slack(self) -> Notifier:
-        """The Slack notifier, built from settings on first use."""
+        """Return the Slack notifier, built from settings on first use."""
         if self.notifier is None:
             from waterfall.slack.notifier import build_notifier
 

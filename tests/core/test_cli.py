@@ -229,7 +229,7 @@ class TestErrorsWithoutTraceback:
     def test_silent_postgres_times_out(
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        # A server that accepts the connection and never answers.
+        # A server that accepts the connection and never replies.
         with socket.create_server(("127.0.0.1", 0)) as silent:
             port = silent.getsockname()[1]
             url = f"postgresql://postgres@127.0.0.1:{port}/none"

@@ -103,7 +103,7 @@ def waiting_stage(runtime: Runtime, flow_run_id: str = "run-1") -> StageView:
 
 @dataclass
 class FakeResume:
-    """Stands in for resuming a Prefect run: records answers, one per run."""
+    """Fake of resuming a Prefect run: records the run input, one per run."""
 
     answers: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     not_waiting: set[str] = field(default_factory=set)

@@ -1,4 +1,4 @@
-"""Block Kit messages: what the approval, failure and decision messages say."""
+"""Block Kit messages: the content of approval, failure and decision messages."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ class TestApprovalRequest:
 
 
 class TestOtherMessages:
-    def test_gate_failure_has_no_buttons_and_names_the_rollback(self) -> None:
+    def test_gate_failure_has_no_buttons(self) -> None:
         blocks = messages.gate_failure(summary(), "gate failed at 10%: accuracy")
         assert all(b["type"] != "actions" for b in blocks)
         assert "Automatic rollback: gate failed at 10%: accuracy" in text_of(blocks)

@@ -1,8 +1,8 @@
-"""Tell the channel about rollout steps: approval requests, decisions, rollbacks.
+"""Post rollout news to the channel: approval requests, decisions, rollbacks.
 
 Each step has at most one message. It is posted when the step needs a person
-(or its gate failed) and edited in place afterwards, whoever decided and
-wherever: a Slack button, the Prefect UI form, a timeout or a rollback.
+(or its gate failed) and edited in place afterwards, whatever ended the step:
+a Slack button, the Prefect UI form, a timeout or a rollback.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Turn a click on Approve or Reject into a decision on a waiting rollout step.
 
-Every click is checked against the store before anything changes: a click
-from someone not on the approver list, on a step already decided, expired or
-rolled back, or on a run that no longer waits, gets an ephemeral reply and
-changes nothing. Resuming the Prefect flow run is injected
+Every click is checked against the store before anything changes. A click
+from someone not on the approver list gets an ephemeral reply and changes
+nothing. So does a click on a step already decided, expired or rolled back,
+or on a run that no longer waits. Resuming the Prefect flow run is injected
 (`resume`), so this module knows nothing of Prefect.
 """
 
@@ -58,7 +58,7 @@ class ApprovalDesk:
         """Act on a click and return what happened as a short code.
 
         The click was acknowledged before this runs, so every failure has to
-        reach the clicker here or nobody would learn of it.
+        reach the clicker here or it is lost.
         """
         try:
             outcome, explanation = self._decide(click)

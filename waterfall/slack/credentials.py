@@ -14,14 +14,14 @@ from waterfall.settings import Settings
 
 
 def bot_token(settings: Settings) -> SecretStr | None:
-    """The bot token, or None when Slack is not configured."""
+    """Return the bot token, or None when Slack is not configured."""
     return _resolve(
         settings.slack_bot_token, settings.slack_bot_token_block, "bot token"
     )
 
 
 def signing_secret(settings: Settings) -> SecretStr | None:
-    """The signing secret, or None when Slack is not configured."""
+    """Return the signing secret, or None when Slack is not configured."""
     return _resolve(
         settings.slack_signing_secret,
         settings.slack_signing_secret_block,

@@ -94,22 +94,27 @@ class SlackEndpoint:
             return PlainTextResponse("request body too large", status_code=413)
         if not self._verified(body, request):
             return PlainTextResponse("invalid request signature", status_code=401)
+
         form = _form(body)
         user = form.get("user_id", "")
-        # NUL cannot be stored in PostgreSQL text; the history needs no essay.
+        # NUL cannot be stored in PostgreSQL text, and the history needs no essay.
         reason = form.get("text", "").replace("\x00", "").strip()[:MAX_REASON_CHARS]
         if form.get("command") != ROLLBACK_COMMAND:
-            return _ephemeral(f"Unknown command; use {ROLLBACK_COMMAND} REASON.")
+            return _ephemeral(f"Unknown command: use {ROLLBACK_COMMAND} REASON.")
         if user not in self.desk.approvers:
-            log.warning("slack.rollback_refused", user_id=user)
+            log.warning("slack.rollback_rejected", user_id=user)
             return _ephemeral(
                 "You are not on the approver list, so nothing was rolled back. "
                 "Ask the rollout owner, or use `waterfall rollout rollback`."
             )
         if not reason:
-            return _ephemeral(f"Say why: {ROLLBACK_COMMAND} REASON")
+            return _ephemeral(f"The reason is missing: use {ROLLBACK_COMMAND} REASON.")
+
         actor = f"{form.get('user_name') or user} (Slack {user})"[:128]
-        # The 0 % write happens before the response, and the rest after it.
+        return self._roll_back(user, actor, reason)
+
+    def _roll_back(self, user: str, actor: str, reason: str) -> Response:
+        """Write 0 % before responding, then end waiting runs and post after it."""
         try:
             result = roll_back_everything(self.runtime, actor, reason, announce=False)
         except (WaterfallError, SQLAlchemyError) as exc:
@@ -119,15 +124,16 @@ class SlackEndpoint:
                 "nothing was rolled back. Run `waterfall rollout rollback "
                 "--reason ...` from a machine that reaches the store."
             )
+
         follow_up = BackgroundTask(
             finish_rollback, self.runtime, result.closed, actor, reason, self.release
         )
-        answer = {
+        message = {
             "response_type": "in_channel",
             "text": f"Rolled back to 0% by {actor}: {reason}. "
             f"{len(result.closed)} waiting step(s) cancelled.",
         }
-        return JSONResponse(answer, background=follow_up)
+        return JSONResponse(message, background=follow_up)
 
     def _verified(self, body: bytes, request: Request) -> bool:
         try:

@@ -38,7 +38,7 @@ _CHECK_COLUMNS = {
 
 @dataclass(frozen=True)
 class StepSummary:
-    """What a message says about one step: where it is and how it was judged."""
+    """Facts a message shows about one step: its split and its gate results."""
 
     stage_id: int
     step: float
@@ -96,7 +96,7 @@ def _observed_split(
 
 
 def approval_request(summary: StepSummary) -> list[dict[str, Any]]:
-    """The message asking for a decision: gate table, run link and two buttons."""
+    """Build the decision request: gate table, run link and two buttons."""
     if summary.verdict == "pass":
         title = f"Rollout step {summary.step:g}% passed its gate: approve or reject"
     else:
@@ -112,7 +112,7 @@ def approval_request(summary: StepSummary) -> list[dict[str, Any]]:
 
 
 def gate_failure(summary: StepSummary, rollback_reason: str) -> list[dict[str, Any]]:
-    """The message saying a gate failed and the rollout went back to 0 %."""
+    """Build the report of a failed gate and the rollback to 0 %."""
     return [
         _header(f"Rollout step {summary.step:g}% failed its gate: rolled back to 0%"),
         *_step_facts(summary),
@@ -123,7 +123,7 @@ def gate_failure(summary: StepSummary, rollback_reason: str) -> list[dict[str, A
 def decided(
     summary: StepSummary, outcome: str, who: str, when: datetime, comment: str = ""
 ) -> list[dict[str, Any]]:
-    """The approval message after its step ended: buttons replaced by the outcome."""
+    """Build the ended step's message, with its outcome in place of the buttons."""
     title = f"Rollout step {summary.step:g}%: {outcome}"
     line = f"*{outcome.capitalize()}* by {who} at {when:%Y-%m-%d %H:%M} UTC"
     if comment:
@@ -132,7 +132,7 @@ def decided(
 
 
 def rollback_notice(actor: str, reason: str, closed: list[Any]) -> list[dict[str, Any]]:
-    """The channel message after a rollback: who, why, and the steps it cancelled."""
+    """Build the channel notice of a rollback: who, why, and the steps it cancelled."""
     steps = ", ".join(f"{stage.percentage:g}%" for stage in closed) or "none"
     text = (
         f":rewind: *Rolled back to 0%* by {actor}.\n> {reason}\n"
@@ -237,7 +237,7 @@ def _actions(stage_id: int) -> dict[str, Any]:
 
 
 def plain_text(blocks: list[dict[str, Any]]) -> str:
-    """The fallback text of a message: its header, for notifications."""
+    """Return a message's fallback text for notifications: its header."""
     for block in blocks:
         if block.get("type") == "header":
             return str(block["text"]["text"])

@@ -1,8 +1,9 @@
 """Send messages to Slack through the real slack_sdk WebClient.
 
-A Slack outage must never stop a rollout: every call here logs a failure and
-returns, and the Prefect UI form keeps working beside the buttons. Without a
-bot token the NullNotifier stands in, so the embedded default needs no Slack.
+A Slack outage must not stop a rollout. Every call here logs an API or
+connection failure and returns, and the Prefect UI form keeps working beside
+the buttons. Without a bot token the NullNotifier replaces this one, so the
+embedded default needs no Slack.
 """
 
 from __future__ import annotations
@@ -29,14 +30,14 @@ _SDK_LOGGER.setLevel(logging.WARNING)
 
 @dataclass(frozen=True)
 class MessageRef:
-    """Where a posted message lives: its channel id and timestamp."""
+    """Location of a posted message: its channel id and timestamp."""
 
     channel: str
     ts: str
 
 
 class Notifier(Protocol):
-    """What the rollout needs from a chat tool."""
+    """Interface the rollout needs from a chat tool."""
 
     channel: str
 
@@ -49,7 +50,7 @@ class Notifier(Protocol):
         """Replace a posted message; False when it could not be changed."""
 
     def reply(self, ref: MessageRef, text: str) -> None:
-        """Answer in the message's thread, shown in the channel too."""
+        """Post a reply in the message's thread, also shown in the channel."""
 
     def ephemeral(self, channel: str, user: str, text: str) -> None:
         """Show a message to one user only."""
@@ -88,7 +89,7 @@ class SlackNotifier:
         return response is not None
 
     def reply(self, ref: MessageRef, text: str) -> None:
-        """Answer in the message's thread, shown in the channel too."""
+        """Post a reply in the message's thread, also shown in the channel."""
         self._call(
             "chat.postMessage",
             channel=ref.channel,
@@ -137,7 +138,7 @@ class NullNotifier:
 
 
 def build_notifier(settings: Settings) -> Notifier:
-    """A Slack notifier when a bot token is configured, else one that sends nothing."""
+    """Build a Slack notifier when a bot token is set, else one that sends nothing."""
     token = bot_token(settings)
     if token is None:
         log.info("slack.not_configured", channel=settings.slack_channel)

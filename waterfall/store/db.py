@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 # libpq's limit on the whole connection start, in seconds. Without it, a
-# server that accepts the TCP connection and never answers blocks a rollback
+# server that accepts the TCP connection and never replies blocks a rollback
 # command (and every search) forever.
 CONNECT_TIMEOUT_S = 5
 
